@@ -1,0 +1,183 @@
+"""Sandbox: the folder a worker sees, and the command that confines it (grading.md §3.2).
+
+`build` lays out a fresh folder with the student's package files, the course tests, the hidden
+tests, and a stripped copy of the recording plugin; never the reference, snapshots, rubric or
+another submission. `spawn` starts a process inside it:
+
+- level "bubblewrap": `bwrap --unshare-all` (own pid, net (loopback only), ipc, uts namespaces),
+  read-only binds of the system, the Python installation and the virtualenv, the sandbox
+  read-only, a private writable scratch folder as HOME and TMPDIR, a cleared environment;
+- level "none": a separate process with rlimits and a scrubbed environment only. The worker then
+  shares the grader's user and could read `grader/private/`: fit for trusted code (the reference
+  and mutants in `make check`), not for hostile submissions. Commands say so loudly.
+
+Level 2 of the spec (drop to an unprivileged uid when root cannot start bubblewrap) is not
+built yet. rlimits apply at every level; timeouts are enforced by the caller, which kills the
+whole process group (and so the pid namespace) with SIGKILL.
+"""
+
+import os
+import pathlib
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+
+GRADER_DIR = pathlib.Path(__file__).resolve().parent
+REPO = GRADER_DIR.parent
+INSIDE = "/sandbox"           # where the sandbox folder appears under bubblewrap
+PLUGIN_FILES = ("plugin.py", "protocol.py", "perfrun.py")
+
+WARNING_NONE = ("WARNING: bubblewrap is not available: the worker runs without a sandbox "
+                "(rlimits only) and could read grader/private/. Fit for trusted code only. "
+                "Install bubblewrap (apt-get install bubblewrap) to grade untrusted submissions.")
+
+
+def detect_level() -> str:
+    """"bubblewrap" when `bwrap` can start a namespace here, else "none"."""
+    if os.environ.get("GRADER_SANDBOX") == "none":
+        return "none"
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return "none"
+    try:
+        probe = subprocess.run([bwrap, "--unshare-all", "--ro-bind", "/", "/", "true"],
+                               capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "none"
+    return "bubblewrap" if probe.returncode == 0 else "none"
+
+
+# --------------------------------------------------------------------------- layout
+
+def _copy_tree(src: pathlib.Path, dst: pathlib.Path, skip: tuple[str, ...] = ()) -> None:
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if any(part in skip or part == "__pycache__" for part in rel.parts) or path.is_symlink():
+            continue
+        target = dst / rel
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif path.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+
+
+def build(dest: pathlib.Path, assignment: str, package_dir: pathlib.Path, *,
+          hidden_dir: pathlib.Path | None = None) -> pathlib.Path:
+    """Lay out `dest` for one run; returns `dest`. The course's own tests always win."""
+    dest = pathlib.Path(dest)
+    pkg = dest / assignment
+    pkg.mkdir(parents=True)
+    _copy_tree(pathlib.Path(package_dir), pkg, skip=("tests",))
+    tests_src = REPO / assignment / "tests"
+    _copy_tree(tests_src, pkg / "tests", skip=("_snapshots", "hidden"))
+    if hidden_dir is not None and pathlib.Path(hidden_dir).is_dir():
+        _copy_tree(pathlib.Path(hidden_dir), pkg / "tests" / "hidden")
+        (pkg / "tests" / "hidden" / "__init__.py").touch()
+    plug = dest / ".grader" / "grader"
+    plug.mkdir(parents=True)
+    (plug / "__init__.py").write_text('"""Recording side of the course grader (a copy)."""\n')
+    for name in PLUGIN_FILES:
+        shutil.copyfile(GRADER_DIR / name, plug / name)
+    (dest / ".grader" / "pytest.ini").write_text(_pytest_ini())
+    (dest / "scratch").mkdir()
+    return dest
+
+
+def _pytest_ini() -> str:
+    """Our own pytest config: markers from pyproject, nothing a submission could inject."""
+    import tomllib
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    markers = cfg["tool"]["pytest"]["ini_options"]["markers"]
+    lines = ["[pytest]", "markers ="] + [f"    {m}" for m in markers]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- processes
+
+class Limits:
+    """rlimits for a worker; memory is an address-space cap (CPU-only runs)."""
+
+    def __init__(self, cpu_s: int = 600, memory_mb: int = 6144, nofile: int = 512,
+                 fsize_mb: int = 256, nproc: int | None = None):
+        self.cpu_s, self.memory_mb, self.nofile, self.fsize_mb, self.nproc = cpu_s, memory_mb, nofile, fsize_mb, nproc
+
+    def apply(self) -> None:  # runs in the child between fork and exec
+        resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_s, self.cpu_s + 5))
+        mem = self.memory_mb << 20
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+        fsize = self.fsize_mb << 20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if self.nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.nproc, self.nproc))
+
+
+def _env(sandbox_path: str, extra: dict[str, str]) -> dict[str, str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": f"{sandbox_path}/scratch",
+        "TMPDIR": f"{sandbox_path}/scratch",
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    env.update(extra)
+    return env
+
+
+def _bwrap_prefix(sandbox: pathlib.Path, env: dict[str, str]) -> list[str]:
+    venv = pathlib.Path(sys.prefix)
+    base = pathlib.Path(sys.base_prefix)
+    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+           "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for name in ("lib", "lib64", "bin", "sbin"):
+        p = pathlib.Path("/") / name
+        if p.is_symlink():
+            cmd += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            cmd += ["--ro-bind", str(p), str(p)]
+    for extra in {base, venv}:
+        if not str(extra).startswith("/usr"):
+            cmd += ["--ro-bind", str(extra), str(extra)]
+    cmd += ["--ro-bind", str(sandbox), INSIDE,
+            "--bind", str(sandbox / "scratch"), f"{INSIDE}/scratch",
+            "--chdir", INSIDE]
+    for key, value in env.items():
+        cmd += ["--setenv", key, value]
+    return cmd
+
+
+def spawn(sandbox: pathlib.Path, level: str, python_args: list[str], *, limits: Limits,
+          env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = (),
+          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) -> subprocess.Popen:
+    """Start `python -I <python_args>` confined at `level`, in its own process group."""
+    sandbox = pathlib.Path(sandbox).resolve()
+    inside = INSIDE if level == "bubblewrap" else str(sandbox)
+    full_env = _env(inside, {k: v.replace("{sandbox}", inside) for k, v in (env or {}).items()})
+    argv = [sys.executable, "-I", "-B", *[a.replace("{sandbox}", inside) for a in python_args]]
+    if level == "bubblewrap":
+        argv = _bwrap_prefix(sandbox, full_env) + argv
+        popen_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    else:
+        popen_env = full_env
+    return subprocess.Popen(argv, cwd=sandbox, env=popen_env, stdin=stdin, stdout=stdout, stderr=stderr,
+                            pass_fds=pass_fds, start_new_session=True, preexec_fn=limits.apply)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the whole process group (under bubblewrap the pid namespace dies with it)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.kill()
+    except ProcessLookupError:
+        pass
