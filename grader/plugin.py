@@ -184,6 +184,9 @@ class _WorkerReporter:
         if report.when == "teardown":
             _send({"t": "outcome", **st})
 
+    def pytest_collection_finish(self, session):
+        _send({"t": "collected", "ids": [case_id(item) for item in session.items]})
+
     def pytest_collectreport(self, report):
         if report.failed:
             _send({"t": "collect_error", "module": str(report.nodeid), "message": _short(report)})
@@ -192,6 +195,39 @@ class _WorkerReporter:
         _send({"t": "end"})
 
 
+class _LocalOutcomes:
+    """`--outcomes-file F` (used by `grader test`): write {case id: outcome} as JSON at the end."""
+
+    def __init__(self, path: str):
+        self.path, self.outcomes = path, {}
+
+    def pytest_runtest_logreport(self, report):
+        cid = self.outcomes.setdefault(report.nodeid, {"id": None, "outcome": "passed"})
+        if report.failed and cid["outcome"] == "passed":
+            cid["outcome"] = "failed"
+        elif report.skipped and cid["outcome"] == "passed":
+            cid["outcome"] = "skipped"
+
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            self.outcomes[item.nodeid] = {"id": case_id(item), "outcome": "not_run"}
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.outcomes.setdefault(nodeid, {"id": None, "outcome": "passed"})["outcome"] = "passed"
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        import json
+        data = {v["id"]: v["outcome"] for v in self.outcomes.values() if v["id"]}
+        pathlib.Path(self.path).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--outcomes-file", default=None, help="write each case's outcome as JSON (grader test)")
+
+
 def pytest_configure(config):
     if MODE in ("worker", "record"):
         config.pluginmanager.register(_WorkerReporter(), "grader-worker-reporter")
+    path = config.getoption("--outcomes-file", default=None)
+    if path:
+        config.pluginmanager.register(_LocalOutcomes(path), "grader-local-outcomes")

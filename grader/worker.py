@@ -114,15 +114,52 @@ def run_cases(sandbox_dir, cases: list[str], timeouts: dict[str, float], cfg: Wo
     return reports, log.text()
 
 
+BOOT = ("import sys; sys.path[:0] = ['{sandbox}/.grader', '{sandbox}']; import pytest; "
+        "sys.exit(pytest.main(sys.argv[1:]))")
+PYTEST_ARGS = ["-c", "{sandbox}/.grader/pytest.ini", "--rootdir", "{sandbox}", "-p", "grader.plugin",
+               "-p", "no:cacheprovider", "-p", "no:stepwise", "-s", "-q", "--no-header", "-rN",
+               "--continue-on-collection-errors", "-W", "ignore::pytest.PytestUnknownMarkWarning"]
+
+
+def collect(sandbox_dir, cfg: WorkerConfig, timeout: float = 120.0) -> tuple[list[str], str]:
+    """Case ids pytest collects in the sandbox's tests folder (for recording snapshots)."""
+    read_fd, write_fd = os.pipe()
+    args = ["-c", BOOT, *PYTEST_ARGS, "--collect-only", f"{cfg.assignment}/tests"]
+    try:
+        proc = sandbox.spawn(sandbox_dir, cfg.level, args, limits=cfg.limits,
+                             env={"GRADER_MODE": cfg.mode, "GRADER_FD": str(write_fd)}, pass_fds=(write_fd,))
+    finally:
+        os.close(write_fd)
+    data = bytearray()
+
+    def pull() -> None:
+        while chunk := os.read(read_fd, 1 << 20):
+            data.extend(chunk)
+
+    reader = threading.Thread(target=pull, daemon=True)
+    reader.start()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        reader.join(timeout=10)
+    finally:
+        sandbox.kill(proc)
+        os.close(read_fd)
+    ids, errors = [], []
+    for header, _ in protocol.FrameReader().feed(bytes(data)):
+        if header["t"] == "collected":
+            ids = [str(i) for i in header["ids"]]
+        elif header["t"] == "collect_error":
+            errors.append(f"{header.get('module')}: {header.get('message')}")
+    if errors:
+        raise RuntimeError("collection failed:\n" + "\n".join(errors) + "\n" + out.decode(errors="replace")[-3000:])
+    return ids, out.decode(errors="replace")
+
+
 def _one_worker(sandbox_dir, cases, timeouts, cfg, reports, log) -> tuple[bool, bool]:
     """One pytest process over `cases`. Returns (started any case, reached the end frame)."""
     read_fd, write_fd = os.pipe()
     nodeids = [f"{cfg.assignment}/tests/{cid}" for cid in cases]
-    args = ["-c", "import sys; sys.path[:0] = ['{sandbox}/.grader', '{sandbox}']; import pytest; "
-                  "sys.exit(pytest.main(sys.argv[1:]))",
-            "-c", "{sandbox}/.grader/pytest.ini", "--rootdir", "{sandbox}", "-p", "grader.plugin",
-            "-p", "no:cacheprovider", "-p", "no:stepwise", "-s", "-q", "--no-header", "-rN",
-            "--continue-on-collection-errors", "-W", "ignore::pytest.PytestUnknownMarkWarning", *nodeids]
+    args = ["-c", BOOT, *PYTEST_ARGS, *nodeids]
     env = {"GRADER_MODE": cfg.mode, "GRADER_FD": str(write_fd)}
     try:
         proc = sandbox.spawn(sandbox_dir, cfg.level, args, limits=cfg.limits, env=env, pass_fds=(write_fd,))

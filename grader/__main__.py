@@ -1,0 +1,3 @@
+import sys
+from grader.cli import main
+sys.exit(main())

@@ -1,0 +1,158 @@
+"""The `grader` command line (DESIGN.md §5).
+
+    grader test [ASSIGNMENT]                  public tests on the working copy, points table
+    grader grade SUBMISSION -a ASSIGNMENT     one submission (zip or folder): results.json + table
+    grader samples [-a ASSIGNMENT]            `make grade`: the bundled sample submissions, gradebook
+    grader snapshots ASSIGNMENT [--check]     record expected values from the reference
+    grader verify ASSIGNMENT                  `make check`: parity, snapshots, rubric, reference
+                                              100 %, starter 0, every mutant loses points
+
+Exit status: 0 when grading completed (whatever the submission scored), 1 when the grader
+itself failed (grader_error) or a verification failed, 2 for bad usage.
+"""
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+from grader import pipeline, report, rubric as rubric_mod, sandbox
+
+REPO = pipeline.REPO
+ASSIGNMENTS = ("assignment1_basics",)
+
+
+def cmd_test(args) -> int:
+    """Run the public tests locally (compared with the public snapshots) and print points."""
+    a = args.assignment
+    with tempfile.TemporaryDirectory() as tmp:
+        outcomes_file = pathlib.Path(tmp) / "outcomes.json"
+        cmd = [sys.executable, "-m", "pytest", f"{a}/tests", "-q", "--outcomes-file", str(outcomes_file),
+               *args.pytest_args]
+        subprocess.run(cmd, cwd=REPO)
+        outcomes = json.loads(outcomes_file.read_text()) if outcomes_file.exists() else {}
+    rub = rubric_mod.load(a, include_hidden=False)
+    cases = sorted(pipeline.expected_cases(a, include_hidden=False))
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(title=f"{a}: public tests (advisory; grades come from the grader)")
+    for col in ("#", "item", "passed", "points"):
+        t.add_column(col)
+    got = total = 0.0
+    for item in rub.items:
+        if item.visibility != "public":
+            continue
+        mine = rub.cases_of(item, cases)
+        n = sum(outcomes.get(c) == "passed" for c in mine)
+        frac = (n == len(mine)) if item.all_or_nothing else (n / len(mine) if mine else 0)
+        got += item.points * frac
+        total += item.points
+        t.add_row(item.number, item.title, f"{n}/{len(mine)}", f"{item.points * frac:g}/{item.points:g}")
+    t.add_row("", "public total", "", f"{got:g}/{total:g}")
+    Console().print(t)
+    perf_pts = sum(p.points for p in rub.perf)
+    print(f"Not run here: hidden items ({rub.hidden_points:g} points) and performance items "
+          f"({perf_pts:g} points), which the grader measures against the reference.")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    level = args.sandbox or sandbox.detect_level()
+    if level == "none":
+        print(sandbox.WARNING_NONE, file=sys.stderr)
+    res = pipeline.grade(args.submission, args.assignment, level=level, run_perf=not args.no_perf)
+    out = pathlib.Path(args.out)
+    report.write_results(res, out / "results.json")
+    (out / "worker.log").write_text(res.log, encoding="utf-8")
+    print(report.table(res))
+    print(f"results: {out / 'results.json'}  (grading status: {res.status})")
+    return 1 if res.status == "grader_error" else 0
+
+
+def cmd_samples(args) -> int:
+    from grader import samples as samples_mod
+    level = args.sandbox or sandbox.detect_level()
+    if level == "none":
+        print(sandbox.WARNING_NONE, file=sys.stderr)
+    out = pathlib.Path(args.out)
+    results, failed = [], False
+    for a in args.assignments:
+        subs = samples_mod.all_samples(a, out / "submissions" / a)
+        for name, path in subs.items():
+            print(f"[grade] {a}: {name}", flush=True)
+            res = pipeline.grade(path, a, level=level, run_perf=name in ("reference", "starter"))
+            res.submission = name
+            report.write_results(res, out / a / name / "results.json")
+            (out / a / name / "worker.log").write_text(res.log, encoding="utf-8")
+            results.append(res)
+            failed |= res.status == "grader_error"
+    report.write_atomic(out / "gradebook.csv", report.csv_rows(results))
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(title="Gradebook (sample submissions)")
+    for col in ("assignment", "submission", "status", "score", "%"):
+        t.add_column(col)
+    for r in results:
+        pct = 100 * r.score / r.max_score if r.max_score else 0
+        t.add_row(r.assignment, r.submission, r.status, f"{r.score:g}/{r.max_score:g}", f"{pct:.0f}")
+    Console().print(t)
+    print(f"gradebook: {out / 'gradebook.csv'}; per-submission results.json under {out}/")
+    return 1 if failed else 0
+
+
+def cmd_snapshots(args) -> int:
+    from grader import record
+    problems = record.record(args.assignment, check_only=args.check)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if not problems:
+        print("snapshots are current" if args.check else "snapshots recorded")
+    return 1 if problems else 0
+
+
+def cmd_verify(args) -> int:
+    from grader import verify
+    problems, results = verify.verify(args.assignment, jobs=args.jobs)
+    for name, res in results:
+        print(f"  {name:40s} {res.score:8g}/{res.max_score:<8g} {res.status}")
+    for p in problems:
+        print(f"FAIL {p}", file=sys.stderr)
+    print("verify: OK" if not problems else f"verify: {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="grader", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("test", help="public tests on the working copy, points table")
+    t.add_argument("assignment", nargs="?", default="assignment1_basics", choices=ASSIGNMENTS)
+    t.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    t.set_defaults(fn=cmd_test)
+    g = sub.add_parser("grade", help="grade one submission (zip or folder)")
+    g.add_argument("submission")
+    g.add_argument("-a", "--assignment", default="assignment1_basics", choices=ASSIGNMENTS)
+    g.add_argument("-o", "--out", default="out/grade")
+    g.add_argument("--sandbox", choices=("bubblewrap", "none"), default=None)
+    g.add_argument("--no-perf", action="store_true", help="skip performance items")
+    g.set_defaults(fn=cmd_grade)
+    s = sub.add_parser("samples", help="grade the bundled sample submissions (make grade)")
+    s.add_argument("-a", "--assignments", nargs="+", default=list(ASSIGNMENTS))
+    s.add_argument("-o", "--out", default="out/samples")
+    s.add_argument("--sandbox", choices=("bubblewrap", "none"), default=None)
+    s.set_defaults(fn=cmd_samples)
+    r = sub.add_parser("snapshots", help="record expected values from the reference")
+    r.add_argument("assignment", choices=ASSIGNMENTS)
+    r.add_argument("--check", action="store_true", help="compare with the committed snapshots only")
+    r.set_defaults(fn=cmd_snapshots)
+    v = sub.add_parser("verify", help="reference 100 %%, starter 0, mutants caught, parity, snapshots")
+    v.add_argument("assignment", choices=ASSIGNMENTS)
+    v.add_argument("-j", "--jobs", type=int, default=2)
+    v.set_defaults(fn=cmd_verify)
+    args = ap.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
