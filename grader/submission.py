@@ -19,6 +19,7 @@ error is found with `ast.parse` only and reported; the file is still copied).
 """
 
 import ast
+import collections
 import hashlib
 import os
 import pathlib
@@ -30,18 +31,13 @@ from dataclasses import dataclass, field
 
 # A path component: ASCII letters, digits and a few punctuation marks, not starting with a dot.
 SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\- +()@,=~]{0,254}")
+_PYTEST, _STARTUP = "pytest configuration; the course's own is used", "runs at Python start-up; not accepted"
 NEVER_ACCEPTED = {  # name -> why, for files that could change how Python, pytest or the grader behave
-    "conftest.py": "pytest configuration; the course's own is used",
-    "sitecustomize.py": "runs at Python start-up; not accepted",
-    "usercustomize.py": "runs at Python start-up; not accepted",
-    "pytest.ini": "pytest configuration; the course's own is used",
-    "pyproject.toml": "pytest configuration; the course's own is used",
-    "setup.cfg": "pytest configuration; the course's own is used",
-    "tox.ini": "pytest configuration; the course's own is used",
+    "conftest.py": _PYTEST, "pytest.ini": _PYTEST, "pyproject.toml": _PYTEST, "setup.cfg": _PYTEST,
+    "tox.ini": _PYTEST, "sitecustomize.py": _STARTUP, "usercustomize.py": _STARTUP,
     "results.json": "grader output; only the grader writes it",
 }
 MAX_PACKAGE_DEPTH = 3  # folders above the package: `a/b/c/<assignment>/` is the deepest found
-MAX_WALK_DEPTH = 32
 
 
 @dataclass
@@ -55,6 +51,10 @@ class Unpacked:
 
 class _Fatal(Exception):
     """The submission cannot be used at all; the message is shown to the student."""
+
+
+class _TooLarge(Exception):
+    """A member decompressed past the byte budget."""
 
 
 @dataclass
@@ -100,22 +100,16 @@ def _stream(fileobj, limit: int, label: str) -> bytes:
     return b"".join(chunks)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _list_zip(zf: zipfile.ZipFile, max_files: int) -> list[_Member]:
     infos = zf.infolist()
     if len(infos) > max_files:
         raise _Fatal(f"submission has too many files: more than {max_files}")
-    counts: dict[str, int] = {}
-    for info in infos:
-        counts[info.orig_filename] = counts.get(info.orig_filename, 0) + 1
+    counts = collections.Counter(info.orig_filename for info in infos)
     members = []
     for info in infos:
         shown = _show(info.orig_filename)
         mode = info.external_attr >> 16
-        if info.orig_filename.endswith("/") and not mode & ~0o7777 or stat.S_ISDIR(mode):
+        if (info.orig_filename.endswith("/") or stat.S_ISDIR(mode)) and not stat.S_ISLNK(mode):
             continue  # folder entries carry nothing; folders are implied by file paths
         parts, why = _check_parts(info.orig_filename)
         if "\0" in info.orig_filename or info.filename != info.orig_filename:
@@ -141,8 +135,12 @@ def _list_folder(root: pathlib.Path, max_files: int) -> list[_Member]:
     members, stack, seen = [], [((), root)], 0
     while stack:
         parts, path = stack.pop()
-        with os.scandir(path) as it:
-            entries = sorted(it, key=lambda e: e.name)
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            members.append(_Member("/".join(parts) + "/", None, f"cannot be read: {e.strerror}"))
+            continue
         for entry in entries:
             seen += 1
             if seen > max_files:
@@ -153,8 +151,8 @@ def _list_folder(root: pathlib.Path, max_files: int) -> list[_Member]:
             if entry.is_symlink():
                 ok, why = None, "symbolic link"
             elif ok and entry.is_dir(follow_symlinks=False):
-                if entry.name == "__pycache__" or len(sub) > MAX_WALK_DEPTH:
-                    members.append(_Member(shown + "/", None, "compiled cache or too deep; not read"))
+                if entry.name == "__pycache__":
+                    members.append(_Member(shown + "/", None, "compiled cache"))
                 else:
                     stack.append((sub, pathlib.Path(entry.path)))
                 continue
@@ -309,10 +307,22 @@ def _sort_and_read(members, assignment, result, max_total_bytes, max_file_bytes)
         except _TooLarge:
             mb = (max_total_bytes if budget < max_file_bytes else max_file_bytes) / (1 << 20)
             raise _Fatal(f"submission too large: more than {mb:g} MB uncompressed") from None
+        except OSError as e:
+            result.refused.append((m.shown, f"cannot be read: {e.strerror}"))
+            notes.append(f"refused {m.shown}: cannot be read ({e.strerror})")
+            continue
         budget -= len(content)
         files["/".join(rel)] = content
         if note := _syntax_note("/".join(rel), content):
             notes.append(note)
+    folders = {"/".join(rel.split("/")[:i]) for rel in files for i in range(1, rel.count("/") + 1)}
+    cases = collections.Counter(rel.lower() for rel in files)
+    clashes = {rel: "a folder has the same name" for rel in folders & set(files)}  # `x.py`, `x.py/y.py`
+    clashes |= {rel: "another file differs only in case" for rel in files if cases[rel.lower()] > 1}
+    for rel, why in sorted(clashes.items()):  # neither can be written faithfully on every file system
+        result.refused.append(("/".join(root + (rel,)), why))
+        notes.append(f"refused {rel}: {why}")
+        del files[rel]
     if not files:
         raise _Fatal(f"no {assignment} package found in the submission "
                      f"(expected a folder {assignment}/ with adapters.py)")

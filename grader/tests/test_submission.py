@@ -271,3 +271,39 @@ def test_unpack_notes_missing_adapters(tmp_path):
     entries = {f"{A}/bpe.py": "X = 1\n"}
     r = unpack(make_zip(tmp_path / "s.zip", entries), A, tmp_path / "out")
     assert r.accepted == ["bpe.py"] and any("adapters.py is missing" in p for p in r.problems)
+
+
+def test_unpack_file_and_folder_with_one_name(tmp_path):
+    src = make_zip(tmp_path / "s.zip", package_entries(**{"x.py": "A = 1\n", "x.py/y.py": "B = 2\n"}))
+    r = unpack(src, A, tmp_path / "out")
+    assert "x.py/y.py" in r.accepted and "x.py" not in r.accepted
+    assert reasons(r)[f"{A}/x.py"] == "a folder has the same name"
+
+
+def test_unpack_unreadable_file_refused(tmp_path, monkeypatch):
+    src = write_tree(tmp_path / "sub", package_entries(**{"locked.py": "X = 1\n"}))
+    real_open = os.open
+
+    def deny(path, *args, **kwargs):  # chmod 0 would not stop root, so the refusal is simulated
+        if str(path).startswith(str(src)) and str(path).endswith("locked.py"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", deny)
+    r = unpack(src, A, tmp_path / "out")
+    assert r.accepted == sorted(PACKAGE) and reasons(r)[f"{A}/locked.py"] == "cannot be read: Permission denied"
+
+
+def test_unpack_names_differing_in_case_refused(tmp_path):
+    r = unpack(make_zip(tmp_path / "s.zip", package_entries(**{"BPE.py": "X = 1\n"})), A, tmp_path / "out")
+    assert "bpe.py" not in r.accepted and "BPE.py" not in r.accepted
+    assert reasons(r)[f"{A}/BPE.py"] == "another file differs only in case"
+
+
+def test_unpack_name_not_utf8(tmp_path):
+    src = make_zip(tmp_path / "s.zip", package_entries(**{"zz.py": "X = 1\n"}))
+    data = src.read_bytes()  # mark every name UTF-8 (flag bit 11), then break one name's bytes
+    data = data.replace(b"zz.py", b"z\xff.py").replace(b"\x14\x00\x00\x00", b"\x14\x00\x00\x08")
+    src.write_bytes(data)
+    r = unpack(src, A, tmp_path / "out")  # a zip that lies about its name encoding is malformed
+    assert r.package_dir is None and r.problems[0].startswith("not a valid zip file: 'utf-8' codec")
