@@ -196,7 +196,7 @@ def bomb(tmp_path_factory) -> pathlib.Path:
 def test_unpack_zip_bomb_stops(tmp_path, bomb):
     start = time.perf_counter()
     r = unpack(bomb, A, tmp_path / "out", max_total_bytes=4 << 20, max_file_bytes=8 << 20)
-    assert time.perf_counter() - start < 1.0, "the bomb must be cut off, not decompressed"
+    assert time.perf_counter() - start < 2.0, "the bomb must be cut off, not decompressed"
     assert r.package_dir is None and r.accepted == []
     assert r.problems == ["submission too large: more than 4 MB uncompressed"]
     assert not (tmp_path / "out").exists() or tree(tmp_path / "out") == []
