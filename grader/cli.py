@@ -62,7 +62,8 @@ def cmd_grade(args) -> int:
     level = args.sandbox or sandbox.detect_level()
     if level == "none":
         print(sandbox.WARNING_NONE, file=sys.stderr)
-    res = pipeline.grade(args.submission, args.assignment, level=level, run_perf=not args.no_perf)
+    res = pipeline.grade(args.submission, args.assignment, level=level, run_perf=not args.no_perf,
+                         timeout_scale=args.timeout_scale)
     out = pathlib.Path(args.out)
     report.write_results(res, out / "results.json")
     (out / "worker.log").write_text(res.log, encoding="utf-8")
@@ -82,7 +83,8 @@ def cmd_samples(args) -> int:
         subs = samples_mod.all_samples(a, out / "submissions" / a)
         for name, path in subs.items():
             print(f"[grade] {a}: {name}", flush=True)
-            res = pipeline.grade(path, a, level=level, run_perf=name in ("reference", "starter"))
+            res = pipeline.grade(path, a, level=level, run_perf=name in ("reference", "starter"),
+                                 timeout_scale=args.timeout_scale)
             res.submission = name
             report.write_results(res, out / a / name / "results.json")
             (out / a / name / "worker.log").write_text(res.log, encoding="utf-8")
@@ -136,11 +138,14 @@ def main(argv=None) -> int:
     g.add_argument("-o", "--out", default="out/grade")
     g.add_argument("--sandbox", choices=("bubblewrap", "none"), default=None)
     g.add_argument("--no-perf", action="store_true", help="skip performance items")
+    g.add_argument("--timeout-scale", type=float, default=1.0, help="scale the rubric's per-case time limits")
     g.set_defaults(fn=cmd_grade)
     s = sub.add_parser("samples", help="grade the bundled sample submissions (make grade)")
     s.add_argument("-a", "--assignments", nargs="+", default=list(ASSIGNMENTS))
     s.add_argument("-o", "--out", default="out/samples")
     s.add_argument("--sandbox", choices=("bubblewrap", "none"), default=None)
+    s.add_argument("--timeout-scale", type=float, default=0.25,
+                   help="scale the rubric's per-case time limits (the samples' endless loop is cut short)")
     s.set_defaults(fn=cmd_samples)
     r = sub.add_parser("snapshots", help="record expected values from the reference")
     r.add_argument("assignment", choices=ASSIGNMENTS)

@@ -93,7 +93,7 @@ def _tree_digest(*roots: pathlib.Path) -> str:
 
 def grade(src, assignment: str, *, level: str | None = None, include_hidden: bool = True,
           run_perf: bool = True, work_dir: pathlib.Path | None = None,
-          deadline_s: float | None = None) -> GradeResult:
+          deadline_s: float | None = None, timeout_scale: float = 1.0) -> GradeResult:
     """Grade one submission (zip file or folder) of `assignment`."""
     t0 = time.monotonic()
     level = level or sandbox.detect_level()
@@ -106,7 +106,7 @@ def grade(src, assignment: str, *, level: str | None = None, include_hidden: boo
     try:
         unpacked = submission.unpack(src, assignment, work / "submission")
         problems = list(unpacked.problems)
-        extra = {"versions": _versions(), "cuda": _cuda(), "sandbox": level, "rubric": rub.digest,
+        extra = {"timeout_scale": timeout_scale, "versions": _versions(), "cuda": _cuda(), "sandbox": level, "rubric": rub.digest,
                  "submission_digest": unpacked.digest,
                  "inputs_digest": _tree_digest(REPO / assignment / "tests", p["hidden_tests"],
                                                p["public_snapshots"], p["hidden_snapshots"]),
@@ -124,7 +124,7 @@ def grade(src, assignment: str, *, level: str | None = None, include_hidden: boo
         timeouts = {}
         for item in rub.items:
             for cid in rub.cases_of(item, case_ids):
-                timeouts[cid] = rub.timeout_for(item)
+                timeouts[cid] = rub.timeout_for(item) * timeout_scale
         reports, log = worker.run_cases(box, case_ids, timeouts, cfg)
         verdicts = {cid: judge.judge_case(reports[cid], expected.get(cid)) for cid in case_ids}
         items = [_score_item(item, rub.cases_of(item, case_ids), verdicts) for item in rub.items]

@@ -130,3 +130,28 @@ def bad_submissions(out_dir, starter_dir) -> dict[str, pathlib.Path]:
         paths[name] = out_dir / f"{name}.zip"
         paths[name].write_bytes(data)
     return paths
+
+
+def all_samples(assignment: str, out_dir) -> dict[str, pathlib.Path]:
+    """Everything `make grade` grades: starter, reference, every mutant, and the bad samples.
+
+    The bad samples are built from the *reference* (so grading shows that a broken part costs
+    only its own tests), except `fake_pass`, built from the starter, so that any point it got
+    would be unearned.
+    """
+    from grader import mutants, pipeline
+
+    out_dir = pathlib.Path(out_dir)
+    p = pipeline.paths(assignment)
+    subs = {"starter": pipeline.REPO / assignment, "reference": p["reference"]}
+    for m in mutants.load_all(p["mutants"]):
+        dest = out_dir / "mutants" / m.name / assignment
+        if dest.exists():
+            import shutil
+            shutil.rmtree(dest)
+        subs[f"mutant:{m.name}"] = mutants.apply(m, p["reference"], dest)
+    from_reference = bad_submissions(out_dir / "bad-from-reference", p["reference"])
+    from_starter = bad_submissions(out_dir / "bad-from-starter", pipeline.REPO / assignment)
+    for name, path in from_reference.items():
+        subs[f"bad:{name}"] = from_starter[name] if name == "fake_pass" else path
+    return subs

@@ -196,7 +196,10 @@ def _one_worker(sandbox_dir, cases, timeouts, cfg, reports, log) -> tuple[bool, 
                 if current is not None:
                     rep = reports[current]
                     rep.status, rep.seconds = "crashed", time.monotonic() - t_case
-                    code = proc.poll()
+                    try:
+                        code = proc.wait(timeout=2)
+                    except subprocess.TimeoutExpired:
+                        code = None
                     rep.note = f"the worker process ended during this case (exit status {code})"
                 break
             t_last = time.monotonic()
