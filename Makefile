@@ -24,7 +24,7 @@ grade: setup
 # Maintainers and CI: grader tests, then per assignment: parity, rubric, snapshots current,
 # reference 100 %, starter 0, every mutant loses points.
 check: setup
-	$(PY) -m pytest -q -p no:cacheprovider grader/tests
+	$(PY) -m pytest -q -p no:cacheprovider grader/tests grader/private/tests
 	$(PY) -m grader verify assignment1_basics
 
 bench: setup
