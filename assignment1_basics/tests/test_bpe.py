@@ -96,6 +96,20 @@ def test_chunk_boundaries_cut_at_special_starts(tmp_path, check):
 
 
 @pytest.mark.a1_bpe_train
+def test_chunk_boundaries_several_tokens(tmp_path, check):
+    # size 163: "<|pad|>" starts at 50, EOT at 107. Guesses 40, 81, 122 -> 50, 107, 163 (nothing after 122).
+    data = b"x" * 50 + b"<|pad|>" + b"y" * 50 + EOT.encode() + b"z" * 43
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        bounds = adapters.run_chunk_boundaries(f, 4, [b"<|pad|>", EOT.encode()])
+    check("boundaries", list(bounds))
+    assert list(bounds) == [0, 50, 107, 163], (
+        "look for every token in split_tokens and cut at the earliest start; a guess with no token after it "
+        "becomes the file size (then duplicates are dropped)")
+
+
+@pytest.mark.a1_bpe_train
 def test_chunk_boundaries_token_straddles_window(tmp_path, check):
     # size 200, one guess at 100; the special starts at 111, so with scan_bytes=16 it straddles the first
     # window [100, 116). Only overlapping windows (by len(token) - 1 bytes) see it: the cut is 111.
