@@ -104,3 +104,54 @@ def csv_rows(results) -> str:
                     res.extra.get("versions", {}).get("grader"), res.extra.get("inputs_digest")]
                    + [by_num.get(n, "") for n in numbers])
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- schema
+
+_FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+_VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def validate(doc: dict) -> list[str]:
+    """Problems with a results.json document against Gradescope's schema (grading.md §1.4)."""
+    p = []
+    num = (int, float)
+
+    def typed(obj, key, types, where):
+        if key in obj and not isinstance(obj[key], types) or isinstance(obj.get(key), bool):
+            p.append(f"{where}.{key} has type {type(obj[key]).__name__}")
+
+    if "score" not in doc and not all("score" in t for t in doc.get("tests", [])):
+        p.append("score is required unless every test has one")
+    for key in ("score", "execution_time"):
+        typed(doc, key, num, "top")
+    for key in ("output",):
+        typed(doc, key, str, "top")
+    for key in ("output_format", "test_output_format", "test_name_format"):
+        if key in doc and doc[key] not in _FORMATS:
+            p.append(f"top.{key} = {doc[key]!r} is not a format")
+    for key in ("visibility", "stdout_visibility"):
+        if key in doc and doc[key] not in _VISIBILITIES:
+            p.append(f"top.{key} = {doc[key]!r} is not a visibility")
+    if "extra_data" in doc and not isinstance(doc["extra_data"], dict):
+        p.append("top.extra_data must be an object")
+    for i, t in enumerate(doc.get("tests", [])):
+        w = f"tests[{i}]"
+        for key in ("score", "max_score"):
+            typed(t, key, num, w)
+        for key in ("name", "number", "output"):
+            typed(t, key, str, w)
+        if t.get("status", "passed") not in ("passed", "failed"):
+            p.append(f"{w}.status = {t['status']!r}")
+        if t.get("visibility", "visible") not in _VISIBILITIES:
+            p.append(f"{w}.visibility = {t['visibility']!r}")
+        if "output_format" in t and t["output_format"] not in _FORMATS:
+            p.append(f"{w}.output_format = {t['output_format']!r}")
+        if not isinstance(t.get("tags", []), list):
+            p.append(f"{w}.tags must be a list")
+    for i, row in enumerate(doc.get("leaderboard", [])):
+        if not isinstance(row.get("name"), str) or not isinstance(row.get("value"), (int, float, str)):
+            p.append(f"leaderboard[{i}] needs a name and a value")
+        if row.get("order", "desc") not in ("asc", "desc"):
+            p.append(f"leaderboard[{i}].order = {row['order']!r}")
+    return p

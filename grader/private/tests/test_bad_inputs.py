@@ -33,6 +33,7 @@ def _grade(path, tmp_path):
                          work_dir=tmp_path)
     doc = report.results_json(res)          # always a valid report
     assert doc["score"] == res.score and len(doc["tests"]) == len(res.items)
+    assert report.validate(doc) == []
     return res, {r.item.number: r for r in res.items if r.max_score > 0}
 
 
