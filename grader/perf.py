@@ -1,8 +1,8 @@
 """Performance items: submission and reference timed back to back, from outside, in one run.
 
 Each performance case runs in its own sandboxed process (grader/perfrun.py inside): it prepares
-its inputs untimed and says "ready"; the grader then sends "go" 1 + `repeats` times (the first is
-a warm-up) and reads a digest of the output each time. Measured here, never reported by the
+its inputs untimed and says "ready"; the grader then sends "go" `repeats` times, after one
+warm-up unless the rubric says `warmup = false`, and reads a digest of the output each time. Measured here, never reported by the
 worker (grading.md §1.6):
 
 - wall: seconds between writing "go" and the output frame's arrival (min over repeats);
@@ -89,7 +89,8 @@ def _python_pid(root: int) -> int:
 
 
 def measure(sandbox_dir, level: str, module: str, case: str, *, repeats: int, metric: str,
-            limits: sandbox.Limits, ready_timeout: float = 120.0, run_timeout: float = 120.0) -> PerfRun:
+            limits: sandbox.Limits, warmup: bool = True, ready_timeout: float = 120.0,
+            run_timeout: float = 120.0) -> PerfRun:
     """Run one case in a fresh sandboxed process and measure it (see the module docstring)."""
     read_fd, write_fd = os.pipe()
     args = ["-c", "import sys; sys.path[:0] = ['{sandbox}/.grader', '{sandbox}']; "
@@ -126,8 +127,9 @@ def measure(sandbox_dir, level: str, module: str, case: str, *, repeats: int, me
             result.note = "the case did not get ready (import or input preparation failed)"
             return result
         pid = _python_pid(proc.pid)
-        for i in range(1 + repeats):
-            if i == 1:  # after the warm-up: reset the peak, take the baseline
+        first = 1 if warmup else 0
+        for i in range(first + repeats):
+            if i == first:  # after the warm-up (if any): reset the peak, take the baseline
                 try:
                     pathlib.Path(f"/proc/{pid}/clear_refs").write_text("5")
                 except OSError:
@@ -149,7 +151,7 @@ def measure(sandbox_dir, level: str, module: str, case: str, *, repeats: int, me
                 result.note = "the output changed between repetitions"
                 return result
             result.digest = frame.get("digest")
-            if i >= 1:
+            if i >= first:
                 result.wall.append(t1 - t0)
                 result.cpu.append(cpu1 - cpu0)
         result.peak_rss_mb = max(0, _status_kb(pid, "VmHWM") - baseline_kb) / 1024

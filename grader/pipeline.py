@@ -180,10 +180,10 @@ def _perf_items(rub, box, work, level, limits, hidden) -> list[ItemResult]:
     out = []
     for item in items:
         ref = perf.measure(ref_box, level, item.module, item.case, repeats=item.repeats,
-                           metric=item.metric, limits=limits)
+                           metric=item.metric, limits=limits, warmup=item.warmup)
         budget = max(30.0, (min(ref.wall) if ref.ok else 10.0) * item.zero_at * 2 + 10)
         sub = perf.measure(box, level, item.module, item.case, repeats=item.repeats,
-                           metric=item.metric, limits=limits, run_timeout=budget)
+                           metric=item.metric, limits=limits, warmup=item.warmup, run_timeout=budget)
         earned, message, ratio = perf.score(sub, ref, metric=item.metric, full_at=item.full_at,
                                             zero_at=item.zero_at, floor=item.floor, points=item.points)
         outcome = "grader_error" if not ref.ok else ("passed" if earned == item.points else "failed")

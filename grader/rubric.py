@@ -10,7 +10,8 @@ performance items and the total of hidden points; the hidden items live in
     [[item]]              number, id, title, points, tests = [fnmatch patterns over case ids],
                           all_or_nothing = false, case_timeout_s (optional)
     [[perf]]              number, id, title, points, module, case, metric (wall|cpu|peak_rss),
-                          full_at, zero_at, floor, repeats, leaderboard = false
+                          full_at, zero_at, floor, repeats, warmup = true,
+                          leaderboard = false
 
 `validate` is what `make check` runs: totals add up, every recorded case maps to exactly one
 item, no item is empty, numbers are unique.
@@ -51,6 +52,7 @@ class PerfItem:
     zero_at: float
     floor: float = 0.0
     repeats: int = 3
+    warmup: bool = True
     leaderboard: bool = False
 
 
