@@ -1,6 +1,6 @@
 """Hidden performance workload of assignment 1 (handout §1.9, perf_bpe_medium), same shape as tests/perf_cases.py.
 
-`prepare_bpe_medium` writes a 1 MB generated multilingual corpus (untimed); `run_bpe_medium` trains a 2,000-entry
+`prepare_bpe_medium` writes a 1.5 MB generated multilingual corpus (untimed); `run_bpe_medium` trains a 2,000-entry
 vocabulary in one process and returns the merges, which must equal the reference's. Left out: thresholds (rubric).
 """
 
@@ -13,7 +13,7 @@ EOT = "<|endoftext|>"
 
 def prepare_bpe_medium(workdir: pathlib.Path):
     path = workdir / "medium.txt"
-    corpus.write_corpus(path, 1_000_000, 9)
+    corpus.write_corpus(path, 1_500_000, 9)
     return path
 
 
