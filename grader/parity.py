@@ -42,7 +42,7 @@ def _api(tree: ast.Module) -> dict[str, tuple]:
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
-                if isinstance(t, ast.Name) and t.id.isupper():
+                if isinstance(t, ast.Name) and t.id.isupper() and not t.id.startswith("_"):
                     api[t.id] = ("const",)
     return api
 
