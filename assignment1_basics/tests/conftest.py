@@ -4,12 +4,12 @@ What is here, and why it is built this way:
 
 - `write_text` writes a string to a file as UTF-8 bytes (no newline translation on any platform), the way
   `train_bpe` expects its input.
-- `small_corpus_path` is the ~130 KB English corpus of handout §1.8, generated once per session by
-  `corpus.py` (seeded), so no corpus ships with the repository.
-- `fixture_vocab` / `fixture_merges` come from `fixtures/bpe1000_vocab.json` and `fixtures/bpe1000_merges.txt`,
-  a 1,000-entry vocabulary the course's reference trainer produced once on a generated corpus. They are
-  parsed here with `json` and `bytes.fromhex`, never with student code: the tokenizer tests must not depend
-  on the student's trainer (or file reader) being right.
+- `small_corpus_path` is the ~130 KB English corpus of handout §1.8, generated once per session by `corpus.py`
+  (seeded), so no corpus ships with the repository.
+- `fixture_vocab` / `fixture_merges` come from `fixtures/bpe1000_vocab.json` and
+  `fixtures/bpe1000_merges.txt`, a 1,000-entry vocabulary the course's reference trainer produced once on a
+  generated corpus. They are parsed here with `json` and `bytes.fromhex`, never with student code: the
+  tokenizer tests must not depend on the student's trainer (or file reader) being right.
 - `tokenizer` is that vocabulary wrapped by the student's `get_tokenizer`, with `<|endoftext|>` special.
 
 Left out: the Transformer-side fixtures (dimensions, seeded weights) live further down when those units

@@ -1,10 +1,11 @@
 """Performance workloads of assignment 1 (handout §1.9 and §2.6), timed by the grader from outside.
 
 Each case is a pair: `prepare_<name>(workdir) -> state` builds the inputs (untimed: corpus files, the fixture
-vocabulary parsed without student code), and `run_<name>(adapters, state) -> value` is the timed part. The grader
-(grader/perfrun.py) calls `run_` once as a warm-up and then several times, in a fresh process per submission, and
-checks that the returned value equals the reference's, so a fast but wrong submission scores 0. Values are small:
-merge lists, or a count and a SHA-256 of the ids. Nothing here measures time or memory itself.
+vocabulary parsed without student code), and `run_<name>(adapters, state) -> value` is the timed part. The
+grader (grader/perfrun.py) calls `run_` once as a warm-up and then several times, in a fresh process per
+submission, and checks that the returned value equals the reference's, so a fast but wrong submission scores
+0. Values are small: merge lists, or a count and a SHA-256 of the ids. Nothing here measures time or memory
+itself.
 
 Left out: the thresholds (they live in the rubric) and the hidden workload (grader/private/hidden/).
 """
@@ -19,7 +20,7 @@ from assignment1_basics.tests.conftest import (EOT, FIXTURES, SMALL_CORPUS_BYTES
 
 
 def ids_digest(ids) -> tuple[int, str]:
-    """(number of ids, SHA-256 of the ids as little-endian uint32), consuming an iterable in bounded memory."""
+    """(number of ids, SHA-256 of the ids as little-endian uint32); consumes an iterable in bounded memory."""
     h, buf, count = hashlib.sha256(), array("I"), 0
     for token_id in ids:
         buf.append(token_id)
@@ -49,7 +50,7 @@ def run_bpe_small(adapters, path):
     return {"vocab": vocab, "merges": merges}
 
 
-# --------------------------------------------------------------------------- perf_encode_iterable_memory (§2.6)
+# ---------------------------------------------------------------------- perf_encode_iterable_memory (§2.6)
 
 def prepare_encode_iterable_memory(workdir: pathlib.Path):
     path = workdir / "stream_5mb.txt"

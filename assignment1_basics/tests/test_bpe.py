@@ -73,8 +73,9 @@ def test_pretokenize_counts_hand_derived(case, check):
           hint="split on the special tokens first (longest first), drop them, then apply the GPT-2 pattern "
                "to each segment with the `regex` package and count the UTF-8 bytes of each match")
     assert dict(counts) == expected, (
-        f"pre-token counts differ for {text!r} with specials {specials}: missing {set(expected) - set(counts)}, "
-        f"unexpected {set(counts) - set(expected)}. Split on specials before pre-tokenizing, sort the "
+        f"pre-token counts differ for {text!r} with specials {specials}: "
+        f"missing {set(expected) - set(counts)}, unexpected {set(counts) - set(expected)}. "
+        "Split on specials before pre-tokenizing, sort the "
         "alternation longest first, and never build an alternation from an empty list.")
 
 
@@ -138,7 +139,8 @@ def test_chunk_boundaries_token_straddles_window(tmp_path, check):
 #  7. (lo,w)     6, tied with (" ",newest) and (" ",lo): b"lo" > b" "
 #  8. (" ",newest) 6
 #  9. (" ",low)  4
-# 10. (we,r)     3, tied with (w,i), (lo,we), (i,d), (e,st), (d,e), (" ",w): b"we" > b"w" (a prefix is smaller)
+# 10. (we,r)     3, tied with (w,i), (lo,we), (i,d), (e,st), (d,e), (" ",w): b"we" > b"w"
+#                (a proper prefix is smaller)
 HANDMADE_MERGES = [(b"w", b"e"), (b"s", b"t"), (b"l", b"o"), (b"we", b"st"), (b"n", b"e"), (b"ne", b"west"),
                    (b"lo", b"w"), (b" ", b"newest"), (b" ", b"low"), (b"we", b"r")]
 
@@ -146,8 +148,9 @@ HANDMADE_MERGES = [(b"w", b"e"), (b"s", b"t"), (b"l", b"o"), (b"we", b"st"), (b"
 @pytest.mark.a1_bpe_train
 def test_bpe_handmade_corpus(check):
     vocab, merges = adapters.run_train_bpe(FIXTURES / "handmade_corpus.txt", 256 + 1 + 14, [EOT])
-    check("merges", merges, hint="pick max (count, bytes(a), bytes(b)) over weighted pair counts; merges never "
-                                 "cross pre-tokens; ties go to the greater pair of raw bytes")
+    check("merges", merges,
+          hint="pick max (count, bytes(a), bytes(b)) over weighted pair counts; merges never cross "
+               "pre-tokens; ties go to the greater pair of raw bytes")
     check("vocab", vocab)
     for i, (got, want) in enumerate(zip(merges, HANDMADE_MERGES)):
         assert got == want, (
@@ -179,11 +182,13 @@ TIE_CASES = {
 def test_bpe_tiebreak_lexicographic(case, write_text, check):
     text, n_merges, expected = TIE_CASES[case]
     vocab, merges = adapters.run_train_bpe(write_text(text), 256 + n_merges, [])
-    check("merges", merges, hint="among equal counts the lexicographically greater (bytes(a), bytes(b)) wins, "
-                                 "compared as raw Python bytes")
+    check("merges", merges,
+          hint="among equal counts the lexicographically greater (bytes(a), bytes(b)) wins, compared as "
+               "raw Python bytes")
     assert merges == expected, (
-        f"got {merges}, expected {expected}: break ties with max over the key (count, bytes(a), bytes(b)) on "
-        "raw bytes (a proper prefix is smaller), not token ids, not a printable remapping, not a concatenation")
+        f"got {merges}, expected {expected}: break ties with max over the key (count, bytes(a), bytes(b)) "
+        "on raw bytes (a proper prefix is smaller), not token ids, not a printable remapping, not a "
+        "concatenation")
 
 
 @pytest.mark.a1_bpe_train
@@ -257,8 +262,8 @@ def test_bpe_edge_cases(case, write_text, check):
     assert len(vocab) == 256 + len(distinct) + len(merges), "one vocabulary entry per merge"
     if case in EDGE_MERGES:
         assert merges == EDGE_MERGES[case], (
-            f"expected {EDGE_MERGES[case]}: training stops (no error) when no pair is left; the word (x, x, x) "
-            "counts 2 for (x, x) and becomes (xx, x) (left to right, no overlap)")
+            f"expected {EDGE_MERGES[case]}: training stops (no error) when no pair is left; the word "
+            "(x, x, x) counts 2 for (x, x) and becomes (xx, x) (left to right, no overlap)")
     if case == "runs_out_of_pairs":
         assert len(merges) < vocab_size - 258 and b"user" not in vocab.values(), (
             "training stops early when no pair is left, and '<|im_start|>user' (the longer special) is "

@@ -1,10 +1,10 @@
 """Public tests of the tokenizer (handout §2): encode, decode, special tokens and streaming encode_iterable.
 
-The vocabulary is the fixture pair in tests/fixtures/ (1,000 entries, trained once by the course's reference on a
-generated multilingual corpus), read by conftest.py without student code, so these tests do not depend on the
-student's trainer. Expected ids come from the snapshots; the asserts check properties that hold for any correct
-tokenizer (round trips, specials kept whole, streaming equals encoding the whole text). Left out here (hidden
-suite): 500 random chunkings, more partial-UTF-8 cases and new texts.
+The vocabulary is the fixture pair in tests/fixtures/ (1,000 entries, trained once by the course's reference
+on a generated multilingual corpus), read by conftest.py without student code, so these tests do not depend on
+the student's trainer. Expected ids come from the snapshots; the asserts check properties that hold for any
+correct tokenizer (round trips, specials kept whole, streaming equals encoding the whole text). Left out here
+(hidden suite): 500 random chunkings, more partial-UTF-8 cases and new texts.
 """
 
 import pytest
@@ -29,7 +29,8 @@ ROUNDTRIP_TEXTS = {
 def test_tokenizer_roundtrip(case, tokenizer, check):
     text = ROUNDTRIP_TEXTS[case]
     ids = tokenizer.encode(text)
-    check("ids", ids, hint="apply merges by lowest rank inside each pre-token; special tokens map to their id")
+    check("ids", ids,
+          hint="apply merges by lowest rank inside each pre-token; special tokens map to their id")
     decoded = tokenizer.decode(ids)
     check("decoded", decoded)
     assert decoded == text, f"decode(encode(s)) must give s back; got {decoded!r} for {text!r}"
@@ -41,14 +42,17 @@ def test_tokenizer_roundtrip(case, tokenizer, check):
 def test_tokenizer_matches_reference_ids(name, tokenizer, fixture_text, check):
     text = fixture_text(f"{name}.txt")
     ids = tokenizer.encode(text)
-    check("ids", ids, hint="inside each pre-token, repeatedly merge the adjacent pair with the LOWEST merge rank "
-                           "(its index in merges), all its occurrences left to right; cache per pre-token")
+    check("ids", ids,
+          hint="inside each pre-token, repeatedly merge the adjacent pair with the LOWEST merge rank "
+               "(its index in merges), all its occurrences left to right; cache per pre-token")
     assert tokenizer.decode(ids) == text, "decode(encode(text)) must give the text back"
 
 
 # A hand-made vocabulary whose merges are few enough to follow by hand. In rank order:
-# (b,c)=257 "bc", (a,b)=258 "ab", (a,bc)=259 "abc", (x,x)=260 "xx", (xx,x)=261 "xxx", (',l)=262 "'l", ('l,l)=263 "'ll"
-HANDMADE_MERGES = [(b"b", b"c"), (b"a", b"b"), (b"a", b"bc"), (b"x", b"x"), (b"xx", b"x"), (b"'", b"l"), (b"'l", b"l")]
+# (b,c)=257 "bc", (a,b)=258 "ab", (a,bc)=259 "abc", (x,x)=260 "xx", (xx,x)=261 "xxx",
+# (',l)=262 "'l", ('l,l)=263 "'ll"
+HANDMADE_MERGES = [(b"b", b"c"), (b"a", b"b"), (b"a", b"bc"), (b"x", b"x"), (b"xx", b"x"),
+                   (b"'", b"l"), (b"'l", b"l")]
 
 
 def handmade_tokenizer():
@@ -79,8 +83,8 @@ def test_tokenizer_special_overlap_longest_first(order, fixture_vocab, fixture_m
     one = tok.encode(long)
     check("ids_long", one, hint=hint)
     assert len(one) == 1 and tok.decode(one) == long, (
-        f"{long!r} must encode to the single id of the longer special token, got {one}. Specials missing from "
-        "the vocabulary are appended with the next free ids; the alternation is sorted longest first.")
+        f"{long!r} must encode to the single id of the longer special token, got {one}. Specials missing "
+        "from the vocabulary are appended with the next free ids; the alternation is sorted longest first.")
     three = tok.encode("x" + short * 3 + "y")
     check("ids_three", three, hint=hint)
     assert len(three) == 4 and three[1] == one[0] and tok.decode(three[2:3]) == short, (
@@ -102,13 +106,14 @@ NEWLINE_TEXTS = {
 def test_tokenizer_special_next_to_newlines(case, tokenizer, check):
     text = NEWLINE_TEXTS[case]
     ids = tokenizer.encode(text)
-    check("ids", ids, hint="split on special tokens BEFORE pre-tokenizing: a whitespace run never absorbs one")
+    check("ids", ids,
+          hint="split on special tokens BEFORE pre-tokenizing: a whitespace run never absorbs one")
     expected = []
     for i, segment in enumerate(text.split(EOT)):
         expected += ([EOT_ID] if i else []) + tokenizer.encode(segment)
     assert ids == expected, (
-        f"encoding {text!r} must equal encoding each segment between the specials on its own, with id 256 for "
-        f"each special; got {ids}, expected {expected}")
+        f"encoding {text!r} must equal encoding each segment between the specials on its own, with id 256 "
+        f"for each special; got {ids}, expected {expected}")
     assert tokenizer.decode(ids) == text
 
 
@@ -137,22 +142,26 @@ def _chunks_with_specials(text: str):
 @pytest.mark.a1_tokenizer
 @pytest.mark.parametrize("chunking", ["lines", "pieces_of_7", "single_chars", "with_empty_chunks"])
 def test_tokenizer_iterable_matches_encode(chunking, tokenizer, fixture_text, check):
-    text = "a\n\n\nb\nwe'll see, they've said\n" + fixture_text("english.txt") + f"{EOT}\n\n\n  {EOT}tail\n\n\n"
+    text = ("a\n\n\nb\nwe'll see, they've said\n" + fixture_text("english.txt")
+            + f"{EOT}\n\n\n  {EOT}tail\n\n\n")
     chunks = _chunks_with_specials(text)[chunking]
     assert "".join(chunks) == text
     streamed = list(tokenizer.encode_iterable(iter(chunks)))
-    check("ids", streamed, hint="keep a carry: hold back a suffix that may start a special token and the last "
-                                "pre-token, emit the rest; never encode each chunk on its own")
+    check("ids", streamed,
+          hint="keep a carry: hold back a suffix that may start a special token and the last pre-token, "
+               "emit the rest; never encode each chunk on its own")
     assert streamed == tokenizer.encode(text), (
-        "encode_iterable(chunks) must equal encode(''.join(chunks)) for every chunking; for example 'a\\n\\n\\nb' "
-        "pre-tokenizes as a, \\n\\n, \\n, b as one text but as three \\n when the lines are encoded separately")
+        "encode_iterable(chunks) must equal encode(''.join(chunks)) for every chunking; for example "
+        "'a\\n\\n\\nb' pre-tokenizes as a, \\n\\n, \\n, b as one text but as three \\n when the lines "
+        "are encoded separately")
 
 
 @pytest.mark.a1_tokenizer
 def test_tokenizer_iterable_contraction_cut(check):
     # "we'll" is the pre-tokens "we", "'ll" (one id, 263). Cut after the apostrophe, the carry "we'" splits as
     # "we", "'": holding back only "'" and emitting "we" is fine, but then "'l" splits as "'", "l" and holding
-    # back only "l" would emit a lone "'". Hold back the pre-token before the last one too when it is a bare "'".
+    # back only "l" would emit a lone "'". Hold back the pre-token before the last one too when it is a bare
+    # "'".
     tok = handmade_tokenizer()
     text = "we'll go, they'll\n"
     expected = tok.encode(text)
@@ -185,8 +194,8 @@ def test_tokenizer_iterable_is_lazy(tokenizer, check):
     check("ids_of_chunk_0", got)
     assert got == first, "the first ids streamed must be the ids of the first line"
     assert max(pulled) < 3, (
-        f"chunk {max(pulled)} was requested before the ids of chunk 0 were yielded: pull the iterable one chunk "
-        "at a time (no list(), no join) and yield ids as soon as they are certain")
+        f"chunk {max(pulled)} was requested before the ids of chunk 0 were yielded: pull the iterable one "
+        "chunk at a time (no list(), no join) and yield ids as soon as they are certain")
 
     pulled.clear()
     got = []

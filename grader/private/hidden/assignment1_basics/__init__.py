@@ -1,1 +1,1 @@
-"""Hidden tests of assignment 1 (never shipped): copied to assignment1_basics/tests/hidden/ at grading time."""
+"""Hidden tests of assignment 1 (never shipped), copied to assignment1_basics/tests/hidden/ when grading."""

@@ -1,7 +1,9 @@
-"""Hidden performance workload of assignment 1 (handout §1.9, perf_bpe_medium), same shape as tests/perf_cases.py.
+"""Hidden performance workload of assignment 1 (handout §1.9, perf_bpe_medium), same shape as
+tests/perf_cases.py.
 
-`prepare_bpe_medium` writes a 1.5 MB generated multilingual corpus (untimed); `run_bpe_medium` trains a 2,000-entry
-vocabulary in one process and returns the merges, which must equal the reference's. Left out: thresholds (rubric).
+`prepare_bpe_medium` writes a 1.5 MB generated multilingual corpus (untimed); `run_bpe_medium` trains a
+2,000-entry vocabulary in one process and returns the merges, which must equal the reference's. Left out:
+thresholds (rubric).
 """
 
 import pathlib

@@ -1,8 +1,9 @@
-"""Hidden tests of BPE training (handout §1.8): new inputs for the public tests, plus the checks that need many cases.
+"""Hidden tests of BPE training (handout §1.8): new inputs for the public tests and many-case checks.
 
-Copied at grading time to assignment1_basics/tests/hidden/, so the public conftest fixtures apply. Expected values
-come from grader/private/snapshots; two tests also carry an independent oracle written here: a recount-every-merge
-trainer (`naive_merges`) and a brute-force boundary finder (`bytes.find`). Left out: timing (a rubric perf item).
+Copied at grading time to assignment1_basics/tests/hidden/, so the public conftest fixtures apply. Expected
+values come from grader/private/snapshots; two tests also carry an independent oracle written here: a
+recount-every-merge trainer (`naive_merges`) and a brute-force boundary finder (`bytes.find`). Left out:
+timing (a rubric perf item).
 """
 
 import random
@@ -84,7 +85,8 @@ def test_bpe_incremental_equals_naive(tmp_path, check):
         assert merges == expected, (
             f"case {case}: corpus {text[:80]!r}..., specials {specials}: merge {first_bad} is "
             f"{merges[first_bad] if first_bad is not None else None}, a full recount gives "
-            f"{expected[first_bad] if first_bad is not None else None} (lengths {len(merges)}, {len(expected)}). "
+            f"{expected[first_bad] if first_bad is not None else None} "
+            f"(lengths {len(merges)}, {len(expected)}). "
             "After each merge, pair_counts must equal a recount from scratch.")
         results.append(merges)
     check("merges", results)
@@ -109,8 +111,8 @@ def test_bpe_num_processes_invariant(tmp_path, check):
     check("vocab", outputs[1][0])
     for n in (2, 4):
         assert outputs[n] == outputs[1], (
-            f"num_processes={n} gives a different result from 1: cut chunks only at the start of a special token "
-            "(every token, overlapping scan windows), and sum the per-chunk Counters")
+            f"num_processes={n} gives a different result from 1: cut chunks only at the start of a special "
+            "token (every token, overlapping scan windows), and sum the per-chunk Counters")
 
 
 def _expected_bounds(data: bytes, n_chunks: int, tokens: list[bytes]) -> list[int]:
@@ -126,7 +128,8 @@ def _expected_bounds(data: bytes, n_chunks: int, tokens: list[bytes]) -> list[in
 
 CHUNK_CASES = {
     # id: (data, n_chunks, split tokens, scan_bytes)
-    "several_tokens": (b"aaaa<|pad|>bbbbbbbb" + EOT.encode() + b"cc<|pad|>d" * 3, 5, [EOT.encode(), b"<|pad|>"], 8),
+    "several_tokens": (b"aaaa<|pad|>bbbbbbbb" + EOT.encode() + b"cc<|pad|>d" * 3, 5,
+                       [EOT.encode(), b"<|pad|>"], 8),
     "none_present": (b"just text without any special token\n" * 5, 3, [EOT.encode()], 16),
     "no_split_tokens": (b"abc" * 50, 4, [], 4096),
     "smaller_than_n_chunks": (b"<|x|>", 8, [b"<|x|>"], 4096),
