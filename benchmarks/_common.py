@@ -1,7 +1,7 @@
 """Shared helpers of the benchmarks: timing, peak memory, machine description, result files.
 
-Every benchmark prints a JSON object and, with `--save`, writes it to `benchmarks/results/<name>.json`.
-Left out: statistics beyond the median, minimum and the list of raw times (the runs are few and long).
+Every benchmark prints a JSON object and, with `--save`, writes it to `benchmarks/results/<name>.json`. Left
+out: statistics beyond the median, minimum and the list of raw times (the runs are few and long).
 """
 
 import datetime
@@ -29,11 +29,12 @@ def repeat(fn, n: int, *, warmup: int = 0) -> dict:
     for _ in range(warmup):
         fn()
     times = [timed(fn)[0] for _ in range(n)]
-    return {"median_s": statistics.median(times), "min_s": min(times), "times_s": [round(t, 4) for t in times]}
+    return {"median_s": statistics.median(times), "min_s": min(times),
+            "times_s": [round(t, 4) for t in times]}
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process and of its largest finished child, in MB (Linux: ru_maxrss is KiB)."""
+    """Peak RSS of this process or of its largest finished child, in MB (Linux reports ru_maxrss in KiB)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     scale = 1 / 2**20 if sys.platform == "darwin" else 1 / 2**10
@@ -59,7 +60,8 @@ def machine() -> dict:
     return {
         "date": datetime.date.today().isoformat(),
         "cpu": model or platform.processor(),
-        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores_available": (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                            else os.cpu_count()),
         "gpu": "none",
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "os": f"{platform.system()} {platform.release()}",

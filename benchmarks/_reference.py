@@ -2,15 +2,15 @@
 
 Benchmarks and the maintainer tests (grader/tests/conftest.py, fixture `reference_pkg`) time or compare the
 reference, never the working copy's stubs. This module lays out a temporary folder in which
-`assignment1_basics/` holds `grader/private/reference/assignment1_basics/*.py` plus the course's `tests/` folder
-(for the corpus generator), and imports it from there.
+`assignment1_basics/` holds `grader/private/reference/assignment1_basics/*.py` plus the course's `tests/`
+folder (for the corpus generator), and imports it from there.
 
 Two ways to use it:
 - `activate()`: for a benchmark process. The folder goes first on `sys.path` and stays there, so
   multiprocessing workers (spawn or forkserver) import the reference too.
 - `isolated()`: a context manager for a shared process such as pytest. It imports the modules, then puts
-  `sys.path` and `sys.modules` back as they were, so later imports of `assignment1_basics` get the working copy
-  again. The returned module objects stay usable as long as they make no lazy absolute imports of
+  `sys.path` and `sys.modules` back as they were, so later imports of `assignment1_basics` get the working
+  copy again. The returned module objects stay usable as long as they make no lazy absolute imports of
   `assignment1_basics` at call time (use `bpe` and `tokenizer` directly, not `adapters`).
 
 Left out: the hidden tests and snapshots (not needed to time or compare). Needs `grader/private/`: it does not
@@ -36,7 +36,7 @@ MODULES = ("bpe", "tokenizer", "adapters", "tests.corpus")
 def build_tree(dest: pathlib.Path | None = None) -> pathlib.Path:
     """Copy the reference package and the course tests into `dest` (a new temporary folder by default)."""
     if not REFERENCE.is_dir() or not any(REFERENCE.glob("*.py")):
-        raise FileNotFoundError(f"no reference package at {REFERENCE} (grader/private/ is not in the release)")
+        raise FileNotFoundError(f"no reference package at {REFERENCE} (grader/private/ is not released)")
     if dest is None:
         dest = pathlib.Path(tempfile.mkdtemp(prefix="a1_reference_"))
         atexit.register(shutil.rmtree, dest, ignore_errors=True)
@@ -51,7 +51,8 @@ def build_tree(dest: pathlib.Path | None = None) -> pathlib.Path:
 
 
 def _drop_package_modules() -> dict[str, types.ModuleType]:
-    dropped = {name: mod for name, mod in sys.modules.items() if name == PACKAGE or name.startswith(PACKAGE + ".")}
+    dropped = {name: mod for name, mod in sys.modules.items()
+               if name == PACKAGE or name.startswith(PACKAGE + ".")}
     for name in dropped:
         del sys.modules[name]
     return dropped
@@ -69,7 +70,7 @@ def _import_all(root: pathlib.Path, modules: tuple[str, ...]) -> types.SimpleNam
 
 
 def activate(modules: tuple[str, ...] = MODULES) -> types.SimpleNamespace:
-    """Make the reference *the* `assignment1_basics` of this process; returns its modules (bpe, tokenizer, ...)."""
+    """Make the reference *the* `assignment1_basics` of this process; return its modules (bpe, tokenizer…)."""
     root = build_tree()
     sys.path.insert(0, str(root))
     _drop_package_modules()
@@ -79,7 +80,7 @@ def activate(modules: tuple[str, ...] = MODULES) -> types.SimpleNamespace:
 
 @contextlib.contextmanager
 def isolated(dest: pathlib.Path | None = None, modules: tuple[str, ...] = MODULES):
-    """Yield the reference modules; restore `sys.path` and `sys.modules` on entry's return (see module doc)."""
+    """Yield the reference modules; `sys.path` and `sys.modules` are restored before the yield."""
     root = build_tree(dest)
     saved_path, saved = list(sys.path), _drop_package_modules()
     sys.path.insert(0, str(root))
@@ -94,20 +95,25 @@ def isolated(dest: pathlib.Path | None = None, modules: tuple[str, ...] = MODULE
     yield ns
 
 
-# --- an independent encoder built from the reference's vocabulary ------------------------------------------------
+# --- an independent encoder built from the reference's vocabulary -------------------------------------------
 
 GPT2_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
-def tiktoken_encoding(vocab: dict[int, bytes], special_tokens: list[str] | None = None, name: str = "a1_reference"):
+def tiktoken_encoding(vocab: dict[int, bytes], special_tokens: list[str] | None = None,
+                      name: str = "a1_reference"):
     """A `tiktoken.Encoding` with mergeable_ranks = {token bytes: id} (lowest id wins for repeated bytes).
 
-    Ids follow merge creation order, so lowest rank = earliest merge, which makes tiktoken's rank-merge equal to
-    applying the merges in order (spec §2.2). Special tokens keep their vocabulary ids and are left out of the ranks.
+    Ids follow merge creation order, so lowest rank = earliest merge, which makes tiktoken's rank-merge equal
+    to applying the merges in order (spec §2.2). Special tokens keep their vocabulary ids and are left out of
+    the ranks.
     """
     import tiktoken
 
-    specials = {s: next(i for i in sorted(vocab) if vocab[i] == s.encode("utf-8")) for s in special_tokens or []}
+    ids_of = {}
+    for i in sorted(vocab, reverse=True):  # lowest id wins
+        ids_of[vocab[i]] = i
+    specials = {s: ids_of[s.encode("utf-8")] for s in special_tokens or []}
     special_ids = set(specials.values())
     ranks: dict[bytes, int] = {}
     for i in sorted(vocab):

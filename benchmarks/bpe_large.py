@@ -1,12 +1,12 @@
 """Benchmark 2: reference `train_bpe` at 10K vocab on a generated 100 MB corpus, against the HF trainer.
 
 Both trainers read the same file (`write_corpus(path, size, seed)`, all languages, documents separated by
-<|endoftext|>) in the same run, alternating, each in a fresh process so that its peak RSS is its own. The reference
-uses `num_processes=2`; HF uses 2 rayon threads. Target: reference / HF wall-time ratio ≤ 3 (lessons §7.1 gives
-6.98 s vs 0.76 s, 9×, at 1.74 MB, where the Python merge loop dominates; at 100 MB pre-tokenization dominates).
-Reported per trainer: the time of the training call alone (median over `--repeat`), the process's wall time
-including start-up, and peak RSS (parent and its largest child).
-Left out: checking merges against HF (tie-breaks differ by design, spec §1.9).
+<|endoftext|>) in the same run, alternating, each in a fresh process so that its peak RSS is its own. The
+reference uses `num_processes=2`; HF uses 2 rayon threads. Target: reference / HF wall-time ratio ≤ 3 (lessons
+§7.1 gives 6.98 s vs 0.76 s, 9×, at 1.74 MB, where the Python merge loop dominates; at 100 MB pre-tokenization
+dominates). Reported per trainer: the time of the training call alone (median over `--repeat`), the process's
+wall time including start-up, and peak RSS (parent and its largest child). Left out: checking merges against
+HF (tie-breaks differ by design, spec §1.9).
 
     python -m benchmarks.bpe_large [--size 100MB] [--vocab 10000] [--repeat 1] [--save]
 """

@@ -1,9 +1,10 @@
-"""Benchmark 1: reference `train_bpe` on the ~130 KB English corpus at vocab 500 (handout §1.9, perf_bpe_small).
+"""Benchmark 1: reference `train_bpe`, ~130 KB English corpus, vocab 500 (handout §1.9, perf_bpe_small).
 
-Target: median ≤ 0.3 s on 2 cores (spec anchor: 0.29 s). The corpus is `generate(130_000, seed, languages=("en",))`,
-the workload of `test_bpe_matches_reference_small`. For context the HF `tokenizers` trainer runs on the same file
-in the same process (spec anchor 0.047 s; its merges differ by tie-break, so only its time is reported).
-Left out: the naive recount-every-merge trainer (spec §1.9 gives its figure, 3.9 s).
+Target: median ≤ 0.3 s on 2 cores (spec anchor: 0.29 s). The corpus is `generate(130_000, seed,
+languages=("en",))`, the workload of `test_bpe_matches_reference_small`. For context the HF `tokenizers`
+trainer runs on the same file in the same process (spec anchor 0.047 s; its merges differ by tie-break, so
+only its time is reported). Left out: the naive recount-every-merge trainer (spec §1.9 gives its figure, 3.9
+s).
 
     python -m benchmarks.bpe_small [--repeat 5] [--save]
 """

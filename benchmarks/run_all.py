@@ -1,8 +1,9 @@
-"""Run every assignment-1 tokenizer benchmark and write benchmarks/results/assignment1_tokenizer.md (`make bench`).
+"""Run every assignment-1 tokenizer benchmark and write benchmarks/results/assignment1_tokenizer.md (`make
+bench`).
 
 Each benchmark runs in its own process (`python -m benchmarks.<name> --save`), one after another so they never
-share the 2 cores, and writes `benchmarks/results/<name>.json`; this script then renders the table.
-Left out: GPU benchmarks (assignment 2 onwards keeps its own).
+share the 2 cores, and writes `benchmarks/results/<name>.json`; this script then renders the table. Left out:
+GPU benchmarks (assignment 2 onwards keeps its own).
 
     python -m benchmarks.run_all [--large-size 100MB] [--large-repeat 3] [--only bpe_small,encode]
 """
@@ -33,33 +34,36 @@ def render(large_name: str = "bpe_large") -> str:
     rows = []
     if small:
         r = small["reference"]
-        rows.append(_row("BPE small: 130 KB English, vocab 500, 1 process", f"{r['median_s']:.3f} s median of "
-                         f"{len(r['times_s'])} (HF `tokenizers` 1 thread: "
+        rows.append(_row("BPE small: 130 KB English, vocab 500, 1 process",
+                         f"{r['median_s']:.3f} s median of {len(r['times_s'])} (HF `tokenizers` 1 thread: "
                          f"{small['hf_tokenizers_1_thread']['median_s']:.3f} s)", "≤ 0.3 s",
                          small["meets_target"], small["command"]))
     if large:
         r, h, w = large["reference"], large["hf_tokenizers"], large["workload"]
-        rows.append(_row(f"BPE large: {w['corpus_bytes'] / 1e6:.0f} MB multilingual, vocab {w['vocab_size']}, "
-                         f"{w['processes']} processes", f"reference {r['median_s']:.1f} s ({r['peak_rss_mb']:.0f} MB "
-                         f"peak RSS), HF {h['median_s']:.1f} s ({h['peak_rss_mb']:.0f} MB); ratio "
-                         f"{large['ratio_reference_over_hf']:.2f}× (median of {len(r['times_s'])})", "ratio ≤ 3×",
-                         large["meets_target"], large["command"]))
+        item = (f"BPE large: {w['corpus_bytes'] / 1e6:.0f} MB multilingual, vocab {w['vocab_size']}, "
+                f"{w['processes']} processes")
+        figure = (f"reference {r['median_s']:.1f} s ({r['peak_rss_mb']:.0f} MB peak RSS), "
+                  f"HF {h['median_s']:.1f} s ({h['peak_rss_mb']:.0f} MB); "
+                  f"ratio {large['ratio_reference_over_hf']:.2f}× (median of {len(r['times_s'])})")
+        rows.append(_row(item, figure, "ratio ≤ 3×", large["meets_target"], large["command"]))
     if enc:
         w = enc["workload"]
         same = enc["ids_identical_with_specials"] and enc["ids_identical_without_specials"]
-        rows.append(_row(f"Encode: {w['text_mb']:.1f} MB multilingual, {w['merges']} merges, 1 process",
-                         f"reference {enc['reference_cold_mb_per_s']} MB/s cold, {enc['reference_warm_mb_per_s']} "
-                         f"MB/s warm; tiktoken {enc['tiktoken_mb_per_s']} MB/s; ids identical: "
-                         f"{'yes' if same else 'NO'}", "cold ≥ 2 MB/s", enc["meets_target"] and same,
-                         enc["command"]))
+        item = f"Encode: {w['text_mb']:.1f} MB multilingual, {w['merges']} merges, 1 process"
+        figure = (f"reference {enc['reference_cold_mb_per_s']} MB/s cold, "
+                  f"{enc['reference_warm_mb_per_s']} MB/s "
+                  f"warm; tiktoken {enc['tiktoken_mb_per_s']} MB/s; ids identical: {'yes' if same else 'NO'}")
+        rows.append(_row(item, figure, "cold ≥ 2 MB/s", enc["meets_target"] and same, enc["command"]))
     machine = (small or large or enc or {}).get("machine", {})
     lines = [
         "# Assignment 1 tokenizer benchmarks",
         "",
-        f"Measured {machine.get('date', '?')} on {machine.get('cpu', '?')}, {machine.get('cores_available', '?')} "
-        f"cores, no GPU, {machine.get('os', '?')}, Python {machine.get('python', '?')}; packages "
+        f"Measured {machine.get('date', '?')} on {machine.get('cpu', '?')}, "
+        f"{machine.get('cores_available', '?')} cores, no GPU, {machine.get('os', '?')}, "
+        f"Python {machine.get('python', '?')}; packages "
         + ", ".join(f"{k} {v}" for k, v in machine.get("packages", {}).items()) + ".",
-        "Written by `python -m benchmarks.run_all` (`make bench`); raw figures in the JSON files beside this one.",
+        "Written by `python -m benchmarks.run_all` (`make bench`); raw figures in the JSON files beside this "
+        "one.",
         "",
         "| Benchmark | Measured | Target | Met | Command |",
         "|---|---|---|---|---|",

@@ -1,11 +1,11 @@
 """Fixtures shared by the maintainer tests in grader/tests (run by `make check`).
 
 `reference_pkg`: the instructor reference of assignment 1 imported from a temporary copy in which it is the
-package `assignment1_basics` (helper: benchmarks/_reference.py, also used by the benchmarks). Returns a namespace
-with the modules `bpe`, `tokenizer` and `corpus` (the course's tests/corpus.py). `sys.path` and
+package `assignment1_basics` (helper: benchmarks/_reference.py, also used by the benchmarks). Returns a
+namespace with the modules `bpe`, `tokenizer` and `corpus` (the course's tests/corpus.py). `sys.path` and
 `sys.modules` are restored right after the import, so the rest of the session still sees the working copy (the
-reference's adapters are left out: their lazy imports would find the working copy).
-Keep this fixture here only: other grader tests use it instead of building their own copy.
+reference's adapters are left out: their lazy imports would find the working copy). Keep this fixture here
+only: other grader tests use it instead of building their own copy.
 """
 
 import pathlib
