@@ -24,11 +24,11 @@ SAMPLES = {  # name -> what it is and what grading must conclude
     "path_escape": "stubs plus members escaping the folder: those refused, the stubs graded (0)",
     "symlink": "bpe.py replaced by a link to the reference, plus a link to /etc/passwd: links refused",
     "syntax_error": "a syntax error in tokenizer.py: reported at unpack, BPE tests still run",
-    "init_raises": "__init__.py raises at import: every test fails with that error, score 0",
-    "init_exit": "__init__.py calls os._exit(0): the worker dies at import, cases crashed, score 0",
+    "import_raises": "bpe.py raises at import: its tests fail with that error, the tokenizer's still run",
+    "import_exit": "bpe.py calls os._exit(0) at import: its cases crash, the tokenizer's still run",
     "train_bpe_loops": "train_bpe never returns: killed at the per-case timeout, later cases still run",
     "train_bpe_floods_stdout": "train_bpe prints 100 MB then raises: capture capped, cases fail",
-    "fake_pass": "__init__.py patches pytest so every report says passed: no observations, score 0",
+    "fake_pass": "adapters.py patches pytest so every report says passed: no observations, score 0",
 }
 
 LOOPS = '''
@@ -103,7 +103,7 @@ def _package(files: dict[str, bytes], prefix: str = f"{A}/", **edits: bytes) -> 
 def bad_submissions(out_dir, starter_dir) -> dict[str, pathlib.Path]:
     """Write every sample of `SAMPLES` as `out_dir/<name>.zip`; returns name -> path."""
     out_dir, starter = pathlib.Path(out_dir), _starter_files(pathlib.Path(starter_dir))
-    bpe, init = starter["bpe.py"], starter["__init__.py"]
+    bpe = starter["bpe.py"]
     good = _zip(_package(starter))
     zips = {
         "corrupt_zip": good[: len(good) // 2],  # the central directory is cut off
@@ -115,13 +115,13 @@ def bad_submissions(out_dir, starter_dir) -> dict[str, pathlib.Path]:
             {k: v for k, v in _package(starter).items() if k != f"{A}/bpe.py"},
             links={f"{A}/bpe.py": f"../../grader/private/reference/{A}/bpe.py", f"{A}/passwd.py": "/etc/passwd"}),
         "syntax_error": _zip(_package(starter, **{"tokenizer.py": starter["tokenizer.py"] + b"\ndef broken(:\n"})),
-        "init_raises": _zip(_package(starter, **{"__init__.py": b'raise RuntimeError("sample: broken at import")\n'
-                                                 + init})),
-        "init_exit": _zip(_package(starter, **{"__init__.py": b"import os\n\nos._exit(0)\n" + init})),
+        "import_raises": _zip(_package(starter, **{"bpe.py": b'raise RuntimeError("sample: broken at import")\n'
+                                                   + bpe})),
+        "import_exit": _zip(_package(starter, **{"bpe.py": b"import os\n\nos._exit(0)\n" + bpe})),
         "train_bpe_loops": _zip(_package(starter, prefix=f"submission-main/{A}/",
                                          **{"bpe.py": bpe + LOOPS.encode()})),
         "train_bpe_floods_stdout": _zip(_package(starter, **{"bpe.py": bpe + FLOODS.encode()})),
-        "fake_pass": _zip(_package(starter, **{"__init__.py": FAKE_PASS.encode() + init})),
+        "fake_pass": _zip(_package(starter, **{"adapters.py": FAKE_PASS.encode() + starter["adapters.py"]})),
     }
     assert set(zips) == set(SAMPLES)
     out_dir.mkdir(parents=True, exist_ok=True)

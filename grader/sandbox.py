@@ -1,7 +1,7 @@
 """Sandbox: the folder a worker sees, and the command that confines it (grading.md §3.2).
 
-`build` lays out a fresh folder with the student's package files, the course tests, the hidden
-tests, and a stripped copy of the recording plugin; never the reference, snapshots, rubric or
+`build` lays out a fresh folder with the student's package files, the course's `__init__.py`
+and tests, the hidden tests, and a stripped copy of the recording plugin; never the reference, snapshots, rubric or
 another submission. `spawn` starts a process inside it:
 
 - level "bubblewrap": `bwrap --unshare-all` (own pid, net (loopback only), ipc, uts namespaces),
@@ -71,6 +71,9 @@ def build(dest: pathlib.Path, assignment: str, package_dir: pathlib.Path, *,
     pkg = dest / assignment
     pkg.mkdir(parents=True)
     _copy_tree(pathlib.Path(package_dir), pkg, skip=("tests",))
+    # The package's __init__.py is course material: the tests live inside the package, so
+    # importing them runs it; a submission's copy must not be able to break every test at once.
+    shutil.copyfile(REPO / assignment / "__init__.py", pkg / "__init__.py")
     tests_src = REPO / assignment / "tests"
     _copy_tree(tests_src, pkg / "tests", skip=("_snapshots", "hidden"))
     if hidden_dir is not None and pathlib.Path(hidden_dir).is_dir():

@@ -8,9 +8,10 @@ tail), and restarts a fresh worker for the cases not yet run after a crash or ti
 `CaseReport`s go to grader.judge.
 
 Restart rule: a worker that dies before starting any case twice in a row means the package
-cannot even be imported or collected: the remaining cases are `crashed`. Otherwise after 3
-consecutive crashes/timeouts in one test module the rest of that module is `crashed`, and the
-other modules still run, so one broken function costs only its own tests.
+cannot even be imported or collected: the remaining cases are `crashed`. Otherwise after 2
+consecutive crashes/timeouts of one test function (its parametrized cases) the rest of that
+function's cases are `crashed`, and everything else still runs, so one broken function costs only
+its own tests, and an endless loop costs at most two time limits per test function.
 """
 
 import os
@@ -65,6 +66,14 @@ def _drain(stream, log: CappedLog) -> None:
         log.add(chunk)
 
 
+STREAK_LIMIT = 2
+
+
+def _function(cid: str) -> str:
+    """`test_bpe.py::test_x[case]` -> `test_bpe.py::test_x`: the unit of the restart rule."""
+    return cid.split("[", 1)[0]
+
+
 def _module(cid: str) -> str:
     return cid.split("::", 1)[0]
 
@@ -83,8 +92,8 @@ def run_cases(sandbox_dir, cases: list[str], timeouts: dict[str, float], cfg: Wo
                 reports[cid].note = "not run: the run's deadline passed first"
             break
         started_any, ended = _one_worker(sandbox_dir, remaining, timeouts, cfg, reports, log)
-        done = {cid for cid in remaining if reports[cid].status != "not_run"}
-        remaining = [cid for cid in remaining if cid not in done]
+        done = [cid for cid in remaining if reports[cid].status != "not_run"]   # in run order
+        remaining = [cid for cid in remaining if reports[cid].status == "not_run"]
         if ended or not remaining:
             for cid in remaining:   # the worker finished but never started these: unknown to pytest
                 reports[cid].status = "crashed"
@@ -101,16 +110,16 @@ def run_cases(sandbox_dir, cases: list[str], timeouts: dict[str, float], cfg: Wo
             continue
         startup_failures = 0
         for cid in done:
-            rep = reports[cid]
-            mod = _module(cid)
-            streak[mod] = streak.get(mod, 0) + 1 if rep.status in ("crashed", "timeout") else 0
-        for mod, n in list(streak.items()):
-            if n >= 3:
-                for cid in [c for c in remaining if _module(c) == mod]:
+            fn = _function(cid)
+            crashed = reports[cid].status in ("crashed", "timeout")
+            streak[fn] = streak.get(fn, 0) + 1 if crashed else 0
+        for fn, n in list(streak.items()):
+            if n >= STREAK_LIMIT:
+                for cid in [c for c in remaining if _function(c) == fn]:
                     reports[cid].status = "crashed"
-                    reports[cid].note = f"not run: 3 consecutive crashes or timeouts in {mod}"
-                remaining = [c for c in remaining if _module(c) != mod]
-                streak[mod] = 0
+                    reports[cid].note = f"not run: {n} consecutive crashes or timeouts in {fn}"
+                remaining = [c for c in remaining if _function(c) != fn]
+                streak[fn] = 0
     return reports, log.text()
 
 

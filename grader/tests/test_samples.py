@@ -75,7 +75,7 @@ def test_samples_are_deterministic(tmp_path, starter):
 
 
 def test_samples_leave_course_tests_out(tmp_path, starter):
-    path = bad_submissions(tmp_path / "s", starter)["init_raises"]
+    path = bad_submissions(tmp_path / "s", starter)["import_raises"]
     names = zipfile.ZipFile(path).namelist()
     assert sorted(names) == [f"{A}/{m}" for m in MODULES]
 

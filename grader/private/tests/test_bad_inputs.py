@@ -75,13 +75,20 @@ def test_bad_syntax_error_costs_only_tokenizer(bad, tmp_path):
     assert "SyntaxError" in items["2.1"].output
 
 
-def test_bad_import_error_and_exit_score_zero(bad, tmp_path):
-    res, items = _grade(bad["init_raises"], tmp_path / "raises")
-    assert res.status == "ok" and res.score == 0
+def test_bad_import_error_costs_only_its_module(bad, tmp_path):
+    res, items = _grade(bad["import_raises"], tmp_path)
+    assert res.status == "ok"
+    assert _zero(items, BPE_ITEMS) == {}
+    assert _full(items, TOKENIZER_ITEMS) == {}
     assert "RuntimeError" in items["1.1"].output
-    res, items = _grade(bad["init_exit"], tmp_path / "exit")
-    assert res.status == "ok" and res.score == 0
-    assert "crashed" in items["2.1"].output
+
+
+def test_bad_exit_at_import_costs_only_its_module(bad, tmp_path):
+    res, items = _grade(bad["import_exit"], tmp_path)
+    assert res.status == "ok"
+    assert _zero(items, BPE_ITEMS) == {}
+    assert _full(items, TOKENIZER_ITEMS) == {}
+    assert "crashed" in items["1.3"].output
 
 
 def test_bad_endless_train_bpe_times_out_rest_scores(bad, tmp_path):
