@@ -12,6 +12,7 @@ itself failed (grader_error) or a verification failed, 2 for bad usage.
 """
 
 import argparse
+import importlib
 import json
 import pathlib
 import subprocess
@@ -22,6 +23,7 @@ from grader import pipeline, report, rubric as rubric_mod, sandbox
 
 REPO = pipeline.REPO
 ASSIGNMENTS = ("assignment1_basics",)
+EXTENSIONS = ("batch", "bundle", "release")   # each defines register(subparsers)
 
 
 def cmd_test(args) -> int:
@@ -155,6 +157,9 @@ def main(argv=None) -> int:
     v.add_argument("assignment", choices=ASSIGNMENTS)
     v.add_argument("-j", "--jobs", type=int, default=2)
     v.set_defaults(fn=cmd_verify)
+    for name in EXTENSIONS:   # commands that live in their own step module register themselves
+        if (pathlib.Path(__file__).parent / f"{name}.py").is_file():
+            importlib.import_module(f"grader.{name}").register(sub)
     args = ap.parse_args(argv)
     return args.fn(args)
 
