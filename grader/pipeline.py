@@ -91,6 +91,13 @@ def _tree_digest(*roots: pathlib.Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def inputs_digest(assignment: str) -> str:
+    """Digest of everything a grade depends on besides the submission and rubric: tests, snapshots."""
+    p = paths(assignment)
+    return _tree_digest(REPO / assignment / "tests", p["hidden_tests"],
+                        p["public_snapshots"], p["hidden_snapshots"])
+
+
 def grade(src, assignment: str, *, level: str | None = None, include_hidden: bool = True,
           run_perf: bool = True, work_dir: pathlib.Path | None = None,
           deadline_s: float | None = None, timeout_scale: float = 1.0) -> GradeResult:
@@ -108,8 +115,7 @@ def grade(src, assignment: str, *, level: str | None = None, include_hidden: boo
         problems = list(unpacked.problems)
         extra = {"timeout_scale": timeout_scale, "versions": _versions(), "cuda": _cuda(), "sandbox": level, "rubric": rub.digest,
                  "submission_digest": unpacked.digest,
-                 "inputs_digest": _tree_digest(REPO / assignment / "tests", p["hidden_tests"],
-                                               p["public_snapshots"], p["hidden_snapshots"]),
+                 "inputs_digest": inputs_digest(assignment),
                  "refused_files": [f"{path}: {why}" for path, why in unpacked.refused][:50]}
         if unpacked.package_dir is None:
             items = [_zero(item, "Not graded: " + "; ".join(problems)) for item in rub.all_items()]
@@ -192,3 +198,26 @@ def _perf_items(rub, box, work, level, limits, hidden) -> list[ItemResult]:
                  "reference": {"wall": ref.wall, "cpu": ref.cpu, "peak_rss_mb": ref.peak_rss_mb}}
         out.append(ItemResult(item, earned, item.points, outcome, [], message, extra))
     return out
+
+
+def grade_perf(src, assignment: str, *, level: str | None = None, include_hidden: bool = True,
+               work_dir: pathlib.Path | None = None) -> list[ItemResult]:
+    """Only the performance items of one submission: `grader batch` runs these one at a time,
+    after all correctness work (grading.md §1.6). A submission with no package scores 0."""
+    level = level or sandbox.detect_level()
+    rub = rubric_mod.load(assignment, include_hidden=include_hidden)
+    p = paths(assignment)
+    hidden = include_hidden and p["hidden_tests"].is_dir()
+    tmp_ctx = tempfile.TemporaryDirectory(prefix="perf-") if work_dir is None else None
+    work = pathlib.Path(tmp_ctx.name if tmp_ctx else work_dir)
+    try:
+        unpacked = submission.unpack(src, assignment, work / "submission")
+        if unpacked.package_dir is None:
+            return [_zero(i, "Not graded: " + "; ".join(unpacked.problems)) for i in rub.perf]
+        box = sandbox.build(work / "sandbox", assignment, unpacked.package_dir,
+                            hidden_dir=p["hidden_tests"] if hidden else None)
+        limits = sandbox.Limits(cpu_s=rub.cpu_s, memory_mb=rub.memory_mb)
+        return _perf_items(rub, box, work, level, limits, hidden)
+    finally:
+        if tmp_ctx is not None:
+            tmp_ctx.cleanup()
