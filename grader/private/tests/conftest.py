@@ -1,4 +1,4 @@
-"""Fixtures shared by the maintainer tests in grader/tests (run by `make check`).
+"""Fixtures shared by the maintainer tests in grader/private/tests (run by `make check`; not released).
 
 `reference_pkg`: the instructor reference of assignment 1 imported from a temporary copy in which it is the
 package `assignment1_basics` (helper: benchmarks/_reference.py, also used by the benchmarks). Returns a
@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
