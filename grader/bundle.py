@@ -56,6 +56,7 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # The platform copies this file to /autograder/run_autograder; the bundle lies in ./source.
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$HERE/results"
+chmod 700 "$HERE/results" 2>/dev/null || true    # root-only, for the unprivileged-user fallback
 # A valid zero-score file before Python starts; the grader replaces it.
 ZERO='{"score": 0, "output": "Grading did not finish: the grader could not start.", "tests": []}'
 printf '%s\\n' "$ZERO" > "$HERE/results/results.json"

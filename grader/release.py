@@ -48,7 +48,7 @@ EXCLUDED_PACKAGES = ("grader.private", "benchmarks")
 ALLOWED = {  # path -> (mentions at most, why)
     "grader/pipeline.py": (1, "paths(): the grader's locator of private material, used when present"),
     "grader/rubric.py": (1, "private_path(): hidden rubric items, loaded when the file is present"),
-    "grader/sandbox.py": (1, "the warning that an unsandboxed worker could read the folder"),
+    "grader/sandbox.py": (4, "level 2 checks the folder is root-only when present; warnings name it"),
     "grader/samples.py": (1, "sample attack: a zip symlink aimed at the reference, refused at unpacking"),
     "grader/tests/test_sandbox.py": (1, "lays out hidden tests when present; proves none reach the sandbox"),
     "grader/tests/test_submission.py": (1, "a zip member under a private path: the shallowest package wins"),
