@@ -14,10 +14,13 @@ a zero-score "grader error" file when anything in the grader fails (exit status 
 deadline is the bundle's timeout minus its margin. At sandbox level "none" it refuses to grade
 (a zero-score file says why) unless `--allow-unsandboxed` or the bundle's `allow_unsandboxed`.
 `DIR/submission_metadata.json` is untrusted and optional: only `id` and `created_at` are kept,
-in `extra_data` (the rate-limit and late policies of §1.6 are not built).
+in `extra_data`.
+
+setup.sh prepares level 2 of §3.2 (grader.sandbox): it creates the unprivileged user `student`
+and makes `grader/private/` root-only; run_autograder makes the results folder root-only.
 
 Left out: running setup.sh (it needs apt and the network; tests run run_autograder against the
-repository's virtualenv instead) and level 2 of §3.2 (the `student` user is created for it).
+repository's virtualenv instead), and the rate-limit and late policies.
 """
 
 import json
@@ -205,8 +208,9 @@ def _check_visibility(doc: dict) -> None:
 def _grade(args, root: pathlib.Path, out: pathlib.Path, t0: float) -> int:
     cfg = load_settings(args.assignment)
     level = sandbox.detect_level()
+    if sandbox.warning(level):
+        print(sandbox.warning(level), flush=True)
     if level == "none":
-        print(sandbox.WARNING_NONE, flush=True)
         if not (args.allow_unsandboxed or cfg["allow_unsandboxed"]):
             _write(out, _doc("Not graded: the grader could not start its sandbox and will not run submissions "
                              "without one. This is a problem of the course setup, not of your submission; "
