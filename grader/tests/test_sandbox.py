@@ -76,12 +76,12 @@ def test_sandbox_layout_has_no_private_files(tmp_path):
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "adapters.py").write_text("")
-    box = sandbox.build(tmp_path / "box", "assignment1_basics", pkg,
-                        hidden_dir=REPO / "grader" / "private" / "hidden" / "assignment1_basics")
+    hidden = REPO / "grader" / "private" / "hidden" / "assignment1_basics"   # absent in the student release
+    box = sandbox.build(tmp_path / "box", "assignment1_basics", pkg, hidden_dir=hidden)
     names = {p.name for p in box.rglob("*")}
     assert "_snapshots" not in names and "reference" not in names and "rubrics" not in names
     assert not any(p.suffix in (".json", ".npz", ".toml") for p in box.rglob("*") if "fixtures" not in p.parts)
-    assert (box / "assignment1_basics" / "tests" / "hidden" / "__init__.py").exists()
+    assert (box / "assignment1_basics" / "tests" / "hidden" / "__init__.py").exists() == hidden.is_dir()
 
 
 def test_sandbox_kill_takes_the_process_group(tmp_path):
