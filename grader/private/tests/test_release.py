@@ -5,7 +5,8 @@ Checks on the released tree, independent of the rule `grader.release` enforces: 
 (by path or by content), no hidden test name, and every line that names a private path is
 documentation (Markdown, a comment, a docstring) or sits in a file the rule allows. Then
 `grader test` runs inside the release, with the release's own grader (PYTHONPATH; this test's
-virtualenv, no new one), and every public test fails on the stubs with NotImplementedError.
+virtualenv, no new one), and every public test fails on the stubs with NotImplementedError; the
+released grader tests pass there.
 Finally the rule refuses a made-up repository that imports, names or copies private material.
 """
 
@@ -104,6 +105,13 @@ def test_release_make_test_fails_on_stubs_with_not_implemented(released, tmp_pat
         verdicts = [c for c in case if c.tag in ("failure", "error")]
         assert verdicts, f"{case.get('name')} passed on the stubs"
         assert "NotImplementedError" in verdicts[0].get("message", ""), (case.get("name"), verdicts[0].attrib)
+
+
+def test_release_grader_tests_pass_without_private(released):
+    env = {**os.environ, "PYTHONPATH": str(released)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "grader/tests"],
+                          cwd=released, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
 def _write(root: pathlib.Path, files: dict[str, str]) -> None:
