@@ -34,7 +34,8 @@ import zipfile
 from grader import pipeline, release, report, rubric as rubric_mod, sandbox
 
 REPO = pipeline.REPO
-DEFAULTS = {"memory_mb": 4096, "cpus": 2, "timeout_s": 1200, "deadline_margin_s": 60, "allow_unsandboxed": False}
+GRADER_MB = 512     # the grader process beside a worker (measured: 237 MB peak RSS grading the reference)
+DEFAULTS = {"memory_mb": None, "cpus": 2, "timeout_s": 1200, "deadline_margin_s": 60, "allow_unsandboxed": False}
 STAMP = (2024, 1, 1, 0, 0, 0)    # fixed member dates: the same tree gives the same zip
 METADATA_MAX_BYTES = 1 << 20
 
@@ -86,8 +87,12 @@ def bundle_members(assignment: str, repo: pathlib.Path = REPO) -> list[str]:
 
 
 def settings(assignment: str, **overrides) -> dict:
+    """Bundle settings; memory defaults to the rubric's worker limit plus the grader, in whole GB."""
     cfg = {"assignment": assignment, **DEFAULTS}
     cfg.update({k: v for k, v in overrides.items() if v is not None})
+    if cfg["memory_mb"] is None:
+        worker_mb = rubric_mod.load(assignment, include_hidden=False).memory_mb
+        cfg["memory_mb"] = -(-(worker_mb + GRADER_MB) // 1024) * 1024
     return cfg
 
 
@@ -146,7 +151,9 @@ def cmd_autograder(args) -> int:
     print(f"bundle: {out_zip} ({len(members)} files)")
     print("Gradescope settings (Configure Autograder):")
     print("  base image: Ubuntu 22.04; upload the zip as it is")
-    print(f"  memory: at least {cfg['memory_mb'] / 1024:g} GB; CPUs: at least {cfg['cpus']}")
+    print(f"  memory: at least {cfg['memory_mb'] / 1024:g} GB (a worker may use the rubric's memory_mb "
+          f"before the grader kills it, plus {GRADER_MB} MB for the grader; lower memory_mb in the rubric "
+          f"if the platform offers less); CPUs: at least {cfg['cpus']}")
     print(f"  autograder timeout: {cfg['timeout_s'] / 60:g} min (the grader stops "
           f"{cfg['deadline_margin_s']} s earlier and reports unfinished cases as not run)")
     print(f"  assignment total points: {pts['total']:g} (public {pts['public']:g}, hidden {pts['hidden']:g}, "
@@ -155,8 +162,8 @@ def cmd_autograder(args) -> int:
     if cfg["allow_unsandboxed"]:
         print("WARNING: this bundle grades without a sandbox when bubblewrap cannot start", file=sys.stderr)
     else:
-        print("  note: grading refuses to run if bubblewrap cannot start in the container; "
-              "rebuild with --allow-unsandboxed to accept that risk")
+        print("  note: grading refuses to run if neither bubblewrap nor the unprivileged-user fallback "
+              "works in the container; rebuild with --allow-unsandboxed to accept that risk")
     return 0
 
 
@@ -177,7 +184,7 @@ def _write(path: pathlib.Path, doc: dict) -> None:
 
 def load_settings(assignment: str, repo: pathlib.Path = REPO) -> dict:
     path = repo / "bundle.toml"
-    cfg = {"assignment": assignment, **DEFAULTS}
+    cfg = {"assignment": assignment, **DEFAULTS, "memory_mb": 0}
     cfg.update(tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {})
     if cfg["assignment"] != assignment:
         raise ValueError(f"this bundle grades {cfg['assignment']}, not {assignment}")
@@ -253,7 +260,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("autograder", help="build the Gradescope autograder zip")
     p.add_argument("assignment")
     p.add_argument("-o", "--out", default="out/autograder")
-    p.add_argument("--memory-mb", type=int, default=None, help=f"default {DEFAULTS['memory_mb']}")
+    p.add_argument("--memory-mb", type=int, default=None, help="default: the rubric's memory_mb + the grader")
     p.add_argument("--cpus", type=int, default=None, help=f"default {DEFAULTS['cpus']}")
     p.add_argument("--timeout-s", type=int, default=None, help=f"platform timeout, default {DEFAULTS['timeout_s']}")
     p.add_argument("--margin-s", type=int, default=None,
