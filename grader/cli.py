@@ -103,13 +103,13 @@ def cmd_samples(args) -> int:
     report.write_atomic(out / "gradebook.csv", report.csv_rows(results))
     from rich.console import Console
     from rich.table import Table
-    t = Table(title="Gradebook (sample submissions)")
+    t = Table(title="Gradebook (sample submissions; performance items graded for reference and starter only)")
     for col in ("assignment", "submission", "status", "score", "%"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=True)
     for r in results:
         pct = 100 * r.score / r.max_score if r.max_score else 0
-        t.add_row(r.assignment, r.submission, r.status, f"{r.score:g}/{r.max_score:g}", f"{pct:.0f}")
-    Console().print(t)
+        t.add_row(r.assignment, r.submission, r.status, f"{r.score:.2f}/{r.max_score:g}", f"{pct:.1f}")
+    Console(width=max(Console().width, 110)).print(t)
     print(f"gradebook: {out / 'gradebook.csv'}; per-submission results.json under {out}/")
     return 1 if failed else 0
 
