@@ -10,6 +10,7 @@ Every verdict has two texts: `message` (visible items: shapes, max abs error, fi
 index) and `brief` (hidden items: verdict and error magnitude only).
 """
 
+import builtins
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,6 +148,13 @@ def compare_full(expected: dict, header: dict, payload: bytes) -> tuple[bool, st
 
 # --------------------------------------------------------------------------- one case
 
+def _raised(exc) -> str:
+    """Hidden items name only built-in exceptions: a class name is the submission's to choose
+    and could carry a hidden input out (grader/private/adversarial.py, oracle_probe)."""
+    known = isinstance(getattr(builtins, str(exc), None), type) and issubclass(getattr(builtins, exc), BaseException)
+    return f"raised {exc}" if known or exc == "CollectionError" else "raised an exception"
+
+
 def judge_case(report: CaseReport, expected: dict | None) -> Verdict:
     """The outcome table of grading.md §1.6, fail closed."""
     cid = report.cid
@@ -174,7 +182,7 @@ def judge_case(report: CaseReport, expected: dict | None) -> Verdict:
             return Verdict(cid, "failed", f"observation {name!r}: {message}.{hint}", brief)
     if worker_outcome == "error":
         exc = out.get("exc") or "exception"
-        return Verdict(cid, "error", f"{exc}: {str(out.get('message', ''))[:500]}", f"raised {exc}")
+        return Verdict(cid, "error", f"{exc}: {str(out.get('message', ''))[:500]}", _raised(exc))
     if worker_outcome in ("failed", "skipped"):
         return Verdict(cid, "failed", str(out.get("message", ""))[:500] or worker_outcome, "test failed")
     missing = [n for n in expected if n not in report.observations]
