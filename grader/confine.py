@@ -11,7 +11,7 @@ grading.md §3.1 "Resource exhaustion" and §3.2 levels 1 and 2. What each mecha
   group. When the grader is not root, `RLIMIT_NPROC` is set to the user's current task count
   plus the limit. Root with neither: no bound but the time limit (`process_limit()` is None).
 - Memory. `RLIMIT_AS` caps each process (sandbox.Limits); `Watchdog` adds a cap on the summed
-  resident memory of all the worker's processes, polled twice a second, so a forking memory
+  proportional resident memory (PSS) of all the worker's processes, polled twice a second, so a forking memory
   bomb is killed as a whole.
 - Level 2 (`uid`): root without bubblewrap. The worker runs as user `student` (or `nobody`) in a
   new network namespace with only loopback up. It works only where the Python installation and
@@ -183,10 +183,20 @@ def tree(root: int) -> list[int]:
 
 
 def rss_bytes(pids: list[int]) -> int:
+    """Summed proportional set size (shared pages split between their users, so a fork of a
+    large process is not counted twice); resident size where smaps_rollup is missing."""
     page, total = os.sysconf("SC_PAGE_SIZE"), 0
     for pid in pids:
         try:
-            total += int(pathlib.Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+            for line in pathlib.Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) << 10
+                    break
+        except FileNotFoundError:
+            try:
+                total += int(pathlib.Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+            except (OSError, ValueError, IndexError):
+                continue
         except (OSError, ValueError, IndexError):
             continue
     return total

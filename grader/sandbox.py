@@ -127,8 +127,8 @@ class Limits:
 
     def __init__(self, cpu_s: int = 600, memory_mb: int = 6144, nofile: int = 512,
                  fsize_mb: int = 256, nproc: int | None = 512, scratch_mb: int = 1024):
-        self.cpu_s, self.memory_mb, self.nofile, self.fsize_mb, self.nproc = cpu_s, memory_mb, nofile, fsize_mb, nproc
-        self.scratch_mb = scratch_mb
+        self.cpu_s, self.memory_mb, self.nofile, self.fsize_mb = cpu_s, memory_mb, nofile, fsize_mb
+        self.nproc, self.scratch_mb = nproc, scratch_mb
 
     def apply(self, nproc_rlimit: int | None = None) -> None:  # runs in the child between fork and exec
         resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_s, self.cpu_s + 5))
@@ -162,7 +162,8 @@ def _env(sandbox_path: str, extra: dict[str, str]) -> dict[str, str]:
 def _bwrap_has_size() -> bool:
     """bubblewrap >= 0.7 can cap a tmpfs (`--size`); older ones get the host scratch folder."""
     try:
-        return "--size" in subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=20).stdout
+        help_text = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=20).stdout
+        return "--size" in help_text
     except (OSError, subprocess.TimeoutExpired):
         return False
 
