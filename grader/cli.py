@@ -126,6 +126,10 @@ def cmd_snapshots(args) -> int:
 
 def cmd_verify(args) -> int:
     from grader import verify
+    if not (pipeline.GRADER_DIR / "private").is_dir():
+        print("verify needs the private course files (reference, hidden tests, mutants): a maintainer command, "
+              "not available in the student release", file=sys.stderr)
+        return 2
     problems, results = verify.verify(args.assignment, jobs=args.jobs)
     for name, res in results:
         print(f"  {name:40s} {res.score:8g}/{res.max_score:<8g} {res.status}")

@@ -135,7 +135,7 @@ def grade(src, assignment: str, *, level: str | None = None, include_hidden: boo
         verdicts = {cid: judge.judge_case(reports[cid], expected.get(cid)) for cid in case_ids}
         items = [_score_item(item, rub.cases_of(item, case_ids), verdicts) for item in rub.items]
         if run_perf:
-            items += _perf_items(rub, box, work, level, limits, hidden)
+            items += _perf_items(rub, box, work, level, limits, hidden, cfg.deadline)
         else:
             items += [_zero(i, "Not run in this mode.", counted=False) for i in rub.perf]
         items.sort(key=lambda r: [int(x) for x in r.item.number.split(".")])
@@ -175,8 +175,11 @@ def _score_item(item, cases: list[str], verdicts: dict) -> ItemResult:
     return ItemResult(item, score, item.points, outcome, vs, "\n".join(lines))
 
 
-def _perf_items(rub, box, work, level, limits, hidden) -> list[ItemResult]:
-    """Each perf case: reference then submission, back to back, each in its own process."""
+def _perf_items(rub, box, work, level, limits, hidden, deadline=None) -> list[ItemResult]:
+    """Each perf case: reference then submission, back to back, each in its own process.
+
+    Past the run's deadline (time.monotonic()), the remaining items are not run and score 0.
+    """
     items = [p for p in rub.perf if hidden or p.visibility == "public"]
     if not items:
         return []
@@ -188,9 +191,14 @@ def _perf_items(rub, box, work, level, limits, hidden) -> list[ItemResult]:
                             hidden_dir=paths(rub.assignment)["hidden_tests"] if hidden else None)
     out = []
     for item in items:
+        if deadline is not None and time.monotonic() >= deadline:
+            out.append(_zero(item, "Not run: the run's deadline passed before this item started."))
+            continue
         ref = perf.measure(ref_box, level, item.module, item.case, repeats=item.repeats,
                            metric=item.metric, limits=limits, warmup=item.warmup)
         budget = max(30.0, (min(ref.wall) if ref.ok else 10.0) * item.zero_at * 2 + 10)
+        if deadline is not None:
+            budget = max(1.0, min(budget, deadline - time.monotonic()))
         sub = perf.measure(box, level, item.module, item.case, repeats=item.repeats,
                            metric=item.metric, limits=limits, warmup=item.warmup, run_timeout=budget)
         earned, message, ratio = perf.score(sub, ref, metric=item.metric, full_at=item.full_at,
