@@ -63,8 +63,8 @@ def cmd_test(args) -> int:
 
 def cmd_grade(args) -> int:
     level = args.sandbox or sandbox.detect_level()
-    if level == "none":
-        print(sandbox.WARNING_NONE, file=sys.stderr)
+    if sandbox.warning(level):
+        print(sandbox.warning(level), file=sys.stderr)
     res = pipeline.grade(args.submission, args.assignment, level=level, run_perf=not args.no_perf,
                          timeout_scale=args.timeout_scale)
     out = pathlib.Path(args.out)
@@ -78,8 +78,8 @@ def cmd_grade(args) -> int:
 def cmd_samples(args) -> int:
     from grader import samples as samples_mod
     level = args.sandbox or sandbox.detect_level()
-    if level == "none":
-        print(sandbox.WARNING_NONE, file=sys.stderr)
+    if sandbox.warning(level):
+        print(sandbox.warning(level), file=sys.stderr)
     out = pathlib.Path(args.out)
     results, failed = [], False
     for a in args.assignments:
@@ -150,14 +150,14 @@ def main(argv=None) -> int:
     g.add_argument("submission")
     g.add_argument("-a", "--assignment", default="assignment1_basics", choices=ASSIGNMENTS)
     g.add_argument("-o", "--out", default="out/grade")
-    g.add_argument("--sandbox", choices=("bubblewrap", "none"), default=None)
+    g.add_argument("--sandbox", choices=("bubblewrap", "uid", "none"), default=None)
     g.add_argument("--no-perf", action="store_true", help="skip performance items")
     g.add_argument("--timeout-scale", type=float, default=1.0, help="scale the rubric's per-case time limits")
     g.set_defaults(fn=cmd_grade)
     s = sub.add_parser("samples", help="grade the bundled sample submissions (make grade)")
     s.add_argument("-a", "--assignments", nargs="+", default=list(ASSIGNMENTS))
     s.add_argument("-o", "--out", default="out/samples")
-    s.add_argument("--sandbox", choices=("bubblewrap", "none"), default=None)
+    s.add_argument("--sandbox", choices=("bubblewrap", "uid", "none"), default=None)
     s.add_argument("-j", "--jobs", type=int, default=2, help="submissions graded at once (perf items run alone)")
     s.add_argument("--timeout-scale", type=float, default=0.25,
                    help="scale the rubric's per-case time limits (the samples' endless loop is cut short)")

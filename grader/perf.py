@@ -23,7 +23,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from grader import protocol, sandbox
+from grader import confine, protocol, sandbox
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -41,25 +41,6 @@ class PerfRun:
         value = {"wall": lambda: min(self.wall), "cpu": lambda: min(self.cpu),
                  "peak_rss": lambda: self.peak_rss_mb}[name]()
         return max(value, floor)
-
-
-def _tree(root: int) -> list[int]:
-    """Host pids of `root` and its descendants (works across bubblewrap's pid namespace)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = pathlib.Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -85,7 +66,7 @@ def _status_kb(pid: int, key: str) -> int:
 
 def _python_pid(root: int) -> int:
     """The worker's Python process: the largest resident process of the tree."""
-    return max(_tree(root), key=lambda p: _status_kb(p, "VmRSS"))
+    return max(confine.tree(root), key=lambda p: _status_kb(p, "VmRSS"))
 
 
 def measure(sandbox_dir, level: str, module: str, case: str, *, repeats: int, metric: str,
@@ -135,12 +116,12 @@ def measure(sandbox_dir, level: str, module: str, case: str, *, repeats: int, me
                 except OSError:
                     pass
                 baseline_kb = _status_kb(pid, "VmRSS")
-            pids = _tree(proc.pid)
+            pids = confine.tree(proc.pid)
             cpu0, t0 = _cpu_seconds(pids), time.perf_counter()
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
             frame = next_frame(run_timeout)
-            t1, cpu1 = time.perf_counter(), _cpu_seconds(_tree(proc.pid))
+            t1, cpu1 = time.perf_counter(), _cpu_seconds(confine.tree(proc.pid))
             if frame is None or frame.get("t") != "out":
                 result.note = f"no output within {run_timeout:.0f} s (or the process died)"
                 return result

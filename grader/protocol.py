@@ -151,13 +151,27 @@ class FrameReader:
         self._buf = bytearray()
         self._total = 0
         self._max_total = max_total
+        self._error: ProtocolError | None = None
 
     def feed(self, data: bytes) -> list[tuple[dict, bytes]]:
+        """Whole frames completed by `data`. A protocol error is raised on the call *after* the one
+        that returned the good frames before it, so results never depend on how reads split."""
+        if self._error is not None:
+            raise self._error
+        frames: list[tuple[dict, bytes]] = []
+        try:
+            self._parse(data, frames)
+        except ProtocolError as exc:
+            if not frames:
+                raise
+            self._error = exc
+        return frames
+
+    def _parse(self, data: bytes, frames: list) -> None:
         self._total += len(data)
         if self._total > self._max_total:
             raise ProtocolError(f"the worker sent more than {self._max_total} bytes of frames")
         self._buf += data
-        frames = []
         while len(self._buf) >= 8:
             hlen, plen = struct.unpack(">II", self._buf[:8])
             if hlen > MAX_HEADER or plen > MAX_PAYLOAD or hlen == 0:
@@ -174,7 +188,6 @@ class FrameReader:
             if type(header) is not dict or type(header.get("t")) is not str:
                 raise ProtocolError("frame header must be an object with a type 't'")
             frames.append((header, payload))
-        return frames
 
     @property
     def pending(self) -> int:

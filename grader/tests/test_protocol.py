@@ -70,3 +70,11 @@ def test_protocol_frame_limits():
         r.feed(b"x" * 11)
     with pytest.raises(protocol.ProtocolError):
         protocol.FrameReader().feed(protocol.pack_frame({"no_type": 1}))
+
+
+def test_protocol_good_frames_before_garbage_survive():
+    r = protocol.FrameReader()
+    frames = r.feed(protocol.pack_frame({"t": "start", "id": "x"}) + b"\xff\xff\xff\xff\x00\x00\x00\x00")
+    assert [h["t"] for h, _ in frames] == ["start"]
+    with pytest.raises(protocol.ProtocolError):
+        r.feed(b"")
