@@ -106,9 +106,12 @@ def _in_work(work: pathlib.Path, fn):
 def grade_run(cfg: SimpleNamespace, name: str, path: pathlib.Path, work: pathlib.Path) -> pipeline.GradeResult:
     """One correctness run (perf off); never raises: a fault of the grader becomes grader_error."""
     try:
-        return _in_work(work, lambda w: pipeline.grade(
+        res = _in_work(work, lambda w: pipeline.grade(
             path, cfg.assignment, level=cfg.level, include_hidden=cfg.hidden, run_perf=False,
             work_dir=w, timeout_scale=cfg.timeout_scale))
+        if res.status != "grader_error" and (res.extra["rubric"], res.extra["inputs_digest"]) != cfg.digests:
+            raise RuntimeError("the rubric, tests or snapshots changed during the batch: run it again")
+        return res
     except Exception as exc:  # noqa: BLE001 - the batch always finishes
         return _error(name, cfg.assignment, cfg.rubric.all_items(), cfg.level, exc)
 
@@ -128,13 +131,10 @@ def perf_run(cfg: SimpleNamespace, name: str, path: pathlib.Path, work: pathlib.
 
 def assemble(cfg, name: str, runs: list, perf: dict | None) -> tuple[pipeline.GradeResult, dict]:
     """The published result (first run, perf merged) and the flaky cases {case id: outcomes}."""
-    res = load(runs[0], cfg.rubric)
-    res.submission = name
     bad = next((r for r in runs if r["status"] == "grader_error"), None)
-    if bad is not None:
-        res = load(bad, cfg.rubric)
-        res.submission = name
-    elif perf is not None:
+    res = load(bad or runs[0], cfg.rubric)
+    res.submission = name
+    if bad is None and perf is not None:
         loaded = load({**runs[0], "items": perf["items"]}, cfg.rubric).items
         numbers = {r.item.number for r in loaded}
         res.items = sorted([r for r in res.items if r.item.number not in numbers] + loaded,
@@ -194,7 +194,8 @@ def run_batch(folder, assignment: str, out, *, jobs: int = 2, repeat: int = 1, f
     rub = rubric_mod.load(assignment, include_hidden=hidden)
     cfg = SimpleNamespace(assignment=assignment, level=level or sandbox.detect_level(), hidden=hidden,
                           timeout_scale=timeout_scale, rubric=rub)
-    base = [pipeline.inputs_digest(assignment), rub.digest, grader.__version__,
+    cfg.digests = (rub.digest, pipeline.inputs_digest(assignment))
+    base = [cfg.digests[1], rub.digest, grader.__version__,
             {"hidden": hidden, "timeout_scale": timeout_scale, "sandbox": cfg.level}]
     shutil.rmtree(out / "work", ignore_errors=True)   # scratch of a run that was killed
     subs = [(name, path, submission_key(path, assignment, out / "work" / "key", base))
