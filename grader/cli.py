@@ -126,7 +126,7 @@ def cmd_snapshots(args) -> int:
 
 def cmd_verify(args) -> int:
     from grader import verify
-    if not (pipeline.GRADER_DIR / "private").is_dir():
+    if not pipeline.paths(args.assignment)["reference"].is_dir():
         print("verify needs the private course files (reference, hidden tests, mutants): a maintainer command, "
               "not available in the student release", file=sys.stderr)
         return 2
