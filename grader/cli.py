@@ -116,7 +116,7 @@ def cmd_samples(args) -> int:
 
 def cmd_snapshots(args) -> int:
     from grader import record
-    problems = record.record(args.assignment, check_only=args.check)
+    problems = record.record(args.assignment, check_only=args.check, only=args.only)
     for p in problems:
         print(p, file=sys.stderr)
     if not problems:
@@ -130,7 +130,7 @@ def cmd_verify(args) -> int:
         print("verify needs the private course files (reference, hidden tests, mutants): a maintainer command, "
               "not available in the student release", file=sys.stderr)
         return 2
-    problems, results = verify.verify(args.assignment, jobs=args.jobs)
+    problems, results = verify.verify(args.assignment, jobs=args.jobs, mutants=args.mutants)
     for name, res in results:
         print(f"  {name:40s} {res.score:8g}/{res.max_score:<8g} {res.status}")
     for p in problems:
@@ -165,10 +165,12 @@ def main(argv=None) -> int:
     r = sub.add_parser("snapshots", help="record expected values from the reference")
     r.add_argument("assignment", choices=ASSIGNMENTS)
     r.add_argument("--check", action="store_true", help="compare with the committed snapshots only")
+    r.add_argument("--only", metavar="GLOB", help="just the test modules whose file name matches, e.g. 'test_layers*'")
     r.set_defaults(fn=cmd_snapshots)
     v = sub.add_parser("verify", help="reference 100 %%, starter 0, mutants caught, parity, snapshots")
     v.add_argument("assignment", choices=ASSIGNMENTS)
     v.add_argument("-j", "--jobs", type=int, default=2)
+    v.add_argument("--mutants", metavar="GLOB", help="only the mutants whose name matches (while writing them)")
     v.set_defaults(fn=cmd_verify)
     for name in EXTENSIONS:   # commands that live in their own step module register themselves
         if (pathlib.Path(__file__).parent / f"{name}.py").is_file():

@@ -8,6 +8,8 @@ A mutant is `grader/private/mutants/<assignment>/<name>.toml`:
     find = '''exact text of the reference'''
     replace = '''the buggy text'''
 
+Optional keys: `perf = true` (also grade the performance items) and `tests = ["test_tokenizer*"]`
+(the test modules that grade it; by default `test_<stem>*` of each edited file, see grader.verify).
 Each `find` must occur exactly once in its file, so a mutant that no longer applies (the
 reference changed) is reported rather than silently testing the reference. `make check`
 grades every mutant and requires it to lose points.

@@ -3,7 +3,8 @@
 For every module of `grader/private/reference/<assignment>/` (tests excluded), the stub module
 of the same path must define the same public names (functions, classes, their public methods,
 module constants), with the same signatures (argument names, kinds, defaults and annotations as
-source text) and the same docstrings. `adapters.py` must be identical. Read with `ast`, never
+source text) and the same docstrings. `adapters.py` and the given, course-owned files (`__init__.py`,
+`config.py`) must be identical. Read with `ast`, never
 imported. Reported by `make check`; the stub is the student-facing contract, the reference must
 not drift from it (style.md §7).
 """
@@ -13,6 +14,7 @@ import pathlib
 
 from grader import pipeline
 
+IDENTICAL = ("adapters.py", "__init__.py", "config.py")   # files the reference shares verbatim with the stubs
 REPO = pipeline.REPO
 
 
@@ -60,9 +62,9 @@ def check(assignment: str) -> list[str]:
         if not stub.is_file():
             problems.append(f"{rel}: in the reference but not in the stubs")
             continue
-        if rel.name == "adapters.py":
+        if rel.name in IDENTICAL:
             if ref.read_text(encoding="utf-8") != stub.read_text(encoding="utf-8"):
-                problems.append(f"{rel}: the reference's adapters differ from the students' copy")
+                problems.append(f"{rel}: the reference's copy differs from the students' copy (they must be identical)")
             continue
         ref_api = _api(ast.parse(ref.read_text(encoding="utf-8")))
         stub_api = _api(ast.parse(stub.read_text(encoding="utf-8")))

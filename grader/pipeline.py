@@ -13,6 +13,7 @@ import pathlib
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grader
@@ -100,8 +101,14 @@ def inputs_digest(assignment: str) -> str:
 
 def grade(src, assignment: str, *, level: str | None = None, include_hidden: bool = True,
           run_perf: bool = True, work_dir: pathlib.Path | None = None,
-          deadline_s: float | None = None, timeout_scale: float = 1.0) -> GradeResult:
-    """Grade one submission (zip file or folder) of `assignment`."""
+          deadline_s: float | None = None, timeout_scale: float = 1.0,
+          modules: Callable[[str], bool] | None = None) -> GradeResult:
+    """Grade one submission (zip file or folder) of `assignment`.
+
+    `modules`, when given, selects the test modules to run (by their path relative to the tests folder,
+    e.g. "hidden/test_bpe_hidden.py"); items none of whose cases run are left out of the totals. verify uses
+    it to grade a mutant on the tests of the file it changes: a loss there is a loss in the full grade.
+    """
     t0 = time.monotonic()
     level = level or sandbox.detect_level()
     rub = rubric_mod.load(assignment, include_hidden=include_hidden)
@@ -126,14 +133,15 @@ def grade(src, assignment: str, *, level: str | None = None, include_hidden: boo
         limits = sandbox.Limits(cpu_s=rub.cpu_s, memory_mb=rub.memory_mb)
         cfg = worker.WorkerConfig(assignment=assignment, level=level, limits=limits,
                                   deadline=None if deadline_s is None else t0 + deadline_s)
-        case_ids = sorted(expected)
+        case_ids = sorted(c for c in expected if modules is None or modules(c.split("::", 1)[0]))
         timeouts = {}
         for item in rub.items:
             for cid in rub.cases_of(item, case_ids):
                 timeouts[cid] = rub.timeout_for(item) * timeout_scale
         reports, log = worker.run_cases(box, case_ids, timeouts, cfg)
         verdicts = {cid: judge.judge_case(reports[cid], expected.get(cid)) for cid in case_ids}
-        items = [_score_item(item, rub.cases_of(item, case_ids), verdicts) for item in rub.items]
+        items = [_score_item(item, rub.cases_of(item, case_ids), verdicts) if rub.cases_of(item, case_ids)
+                 else _zero(item, "Not run in this mode.", counted=False) for item in rub.items]
         if run_perf:
             items += _perf_items(rub, box, work, level, limits, hidden, cfg.deadline)
         else:

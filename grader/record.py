@@ -7,16 +7,20 @@ tolerances and hints the tests wrote) and writes the public store into the assig
 The reference must pass every case and every case must record at least one observation;
 anything else is an error, never a snapshot. `--check` records into a temporary folder and
 reports any difference from the committed stores instead of writing (used by `make check`).
+`--only GLOB` records (or checks) just the test modules whose file name matches, e.g. "test_layers*":
+the stores of the other modules are left as they are.
 """
 
 import filecmp
+import fnmatch
 import pathlib
 import tempfile
 
 from grader import pipeline, protocol, sandbox, snapshots, worker
 
 
-def record(assignment: str, *, level: str | None = None, check_only: bool = False) -> list[str]:
+def record(assignment: str, *, level: str | None = None, check_only: bool = False,
+           only: str | None = None) -> list[str]:
     """Record (or with check_only, compare) the stores. Returns a list of problems."""
     level = level or "none"   # the reference is trusted; bubblewrap is not needed to record it
     p = pipeline.paths(assignment)
@@ -26,6 +30,11 @@ def record(assignment: str, *, level: str | None = None, check_only: bool = Fals
                             hidden_dir=p["hidden_tests"] if p["hidden_tests"].is_dir() else None)
         cfg = worker.WorkerConfig(assignment=assignment, level=level, mode="record")
         case_ids, _ = worker.collect(box, cfg)
+        if only:
+            case_ids = [c for c in case_ids
+                        if fnmatch.fnmatchcase(pathlib.PurePosixPath(c.split("::", 1)[0]).name, only)]
+            if not case_ids:
+                return [f"--only {only!r} matches no collected test module"]
         reports, log = worker.run_cases(box, case_ids, {c: 300.0 for c in case_ids}, cfg)
         problems, public, hidden = [], {}, {}
         for cid in case_ids:
@@ -52,8 +61,8 @@ def record(assignment: str, *, level: str | None = None, check_only: bool = Fals
         if problems:
             return problems + ["--- worker log (tail) ---", log[-4000:]]
         if not check_only:
-            snapshots.write_store(p["public_snapshots"], public)
-            snapshots.write_store(p["hidden_snapshots"], hidden)
+            snapshots.write_store(p["public_snapshots"], public, keep_others=bool(only))
+            snapshots.write_store(p["hidden_snapshots"], hidden, keep_others=bool(only))
             return []
         snapshots.write_store(tmp / "public", public)
         snapshots.write_store(tmp / "hidden", hidden)
@@ -62,7 +71,7 @@ def record(assignment: str, *, level: str | None = None, check_only: bool = Fals
             if cmp is None:
                 problems.append(f"{old} does not exist: run `grader snapshots {assignment}`")
                 continue
-            for name in cmp.left_only + cmp.right_only + cmp.diff_files:
+            for name in cmp.left_only + (cmp.right_only if not only else []) + cmp.diff_files:
                 problems.append(f"snapshot {old.name}/{name} is out of date: run `grader snapshots {assignment}`")
             for name in cmp.common_files:
                 if not filecmp.cmp(new / name, old / name, shallow=False):

@@ -1,6 +1,7 @@
 """Sandbox: the folder a worker sees, and the command that confines it (grading.md §3.2).
 
-`build` lays out a fresh folder with the student's package files, the course's `__init__.py`
+`build` lays out a fresh folder with the student's package files, the course's own package files
+(`__init__.py`, `config.py`: COURSE_FILES)
 and tests, the hidden tests, and a stripped copy of the recording plugin; never the reference, snapshots, rubric or
 another submission. `spawn` starts a process inside it:
 
@@ -83,6 +84,9 @@ def _copy_tree(src: pathlib.Path, dst: pathlib.Path, skip: tuple[str, ...] = ())
             shutil.copyfile(path, target)
 
 
+COURSE_FILES = ("__init__.py", "config.py")   # given, course-owned package files: the course's copy is used
+
+
 def build(dest: pathlib.Path, assignment: str, package_dir: pathlib.Path, *,
           hidden_dir: pathlib.Path | None = None) -> pathlib.Path:
     """Lay out `dest` for one run; returns `dest`. The course's own tests always win."""
@@ -92,7 +96,10 @@ def build(dest: pathlib.Path, assignment: str, package_dir: pathlib.Path, *,
     _copy_tree(pathlib.Path(package_dir), pkg, skip=("tests",))
     # The package's __init__.py is course material: the tests live inside the package, so
     # importing them runs it; a submission's copy must not be able to break every test at once.
-    shutil.copyfile(REPO / assignment / "__init__.py", pkg / "__init__.py")
+    # The same holds for given code the tests build inputs with (e.g. a1's ModelConfig).
+    for name in COURSE_FILES:
+        if (REPO / assignment / name).is_file():
+            shutil.copyfile(REPO / assignment / name, pkg / name)
     tests_src = REPO / assignment / "tests"
     _copy_tree(tests_src, pkg / "tests", skip=("_snapshots", "hidden"))
     if hidden_dir is not None and pathlib.Path(hidden_dir).is_dir():

@@ -63,15 +63,17 @@ def load_case(tests_dir: pathlib.Path, cid: str) -> dict | None:
     return _load_file(pathlib.Path(tests_dir) / "_snapshots", module_stem(cid)).get(cid)
 
 
-def write_store(root: pathlib.Path, cases: dict[str, dict]) -> list[pathlib.Path]:
-    """Replace the store's files with `cases` (entries holding numpy arrays under "array")."""
+def write_store(root: pathlib.Path, cases: dict[str, dict], *, keep_others: bool = False) -> list[pathlib.Path]:
+    """Replace the store's files with `cases` (entries holding numpy arrays under "array").
+
+    With `keep_others`, files of modules absent from `cases` stay (recording a few modules only)."""
     root = pathlib.Path(root)
     root.mkdir(parents=True, exist_ok=True)
     by_stem: dict[str, dict] = {}
     for cid in sorted(cases):
         by_stem.setdefault(module_stem(cid), {})[cid] = cases[cid]
     for old in list(root.glob("*.json")) + list(root.glob("*.npz")):
-        if old.stem not in by_stem:
+        if old.stem not in by_stem and not keep_others:
             old.unlink()
     written = []
     for stem, stem_cases in by_stem.items():

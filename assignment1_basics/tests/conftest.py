@@ -1,4 +1,4 @@
-"""Shared fixtures of the assignment-1 tests: corpora, fixture files and a ready tokenizer vocabulary.
+"""Shared fixtures of the assignment-1 tests: corpora, fixture files, a tokenizer vocabulary, seeded tensors.
 
 What is here, and why it is built this way:
 
@@ -11,9 +11,10 @@ What is here, and why it is built this way:
   generated corpus. They are parsed here with `json` and `bytes.fromhex`, never with student code: the
   tokenizer tests must not depend on the student's trainer (or file reader) being right.
 - `tokenizer` is that vocabulary wrapped by the student's `get_tokenizer`, with `<|endoftext|>` special.
+- `dims` holds the canonical small Transformer dimensions of handout §7 and `randn` makes seeded tensors.
+  torch is imported inside the fixture, so the tokenizer tests never pay for importing it.
 
-Left out: the Transformer-side fixtures (dimensions, seeded weights) live further down when those units
-arrive. Serves handout §1.8, §2.5 and §7.
+Serves handout §1.8, §2.5, §3 and §7.
 """
 
 import json
@@ -94,3 +95,30 @@ def tokenizer(fixture_vocab, fixture_merges):
     from assignment1_basics import adapters  # here, so a broken adapters.py fails tests, not collection
 
     return adapters.get_tokenizer(fixture_vocab, fixture_merges, special_tokens=[EOT])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Transformer building blocks (handout §3): canonical dimensions and seeded tensors
+
+DIMS = {"B": 4, "T": 12, "H": 4, "d_h": 16, "d": 64, "d_ff": 128, "V": 512, "max_len": 64}
+
+
+@pytest.fixture
+def dims() -> dict[str, int]:
+    """Canonical small dimensions (handout §7): B, T, H, d_h, d (model), d_ff, V (vocab), max_len."""
+    return dict(DIMS)
+
+
+@pytest.fixture
+def randn():
+    """randn(*shape, seed, dtype=torch.float32, scale=1.0) -> a standard-normal tensor from its own generator.
+
+    Each call seeds a fresh CPU generator, so a tensor depends only on its arguments, not on test order.
+    """
+    import torch
+
+    def make(*shape: int, seed: int, dtype=None, scale: float = 1.0):
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.randn(*shape, generator=gen, dtype=torch.float64) * scale
+        return x.to(dtype or torch.float32)
+    return make
