@@ -3,8 +3,8 @@
 For every module of `grader/private/reference/<assignment>/` (tests excluded), the stub module
 of the same path must define the same public names (functions, classes, their public methods,
 module constants), with the same signatures (argument names, kinds, defaults and annotations as
-source text) and the same docstrings. `adapters.py` and the given, course-owned files (`__init__.py`,
-`config.py`) must be identical. Read with `ast`, never
+source text) and the same docstrings. `adapters.py` and the given files (`__init__.py`,
+`config.py`, `generate.py`) must be identical. Read with `ast`, never
 imported. Reported by `make check`; the stub is the student-facing contract, the reference must
 not drift from it (style.md §7).
 """
@@ -14,7 +14,7 @@ import pathlib
 
 from grader import pipeline
 
-IDENTICAL = ("adapters.py", "__init__.py", "config.py")   # files the reference shares verbatim with the stubs
+IDENTICAL = ("adapters.py", "__init__.py", "config.py", "generate.py")   # files the reference shares verbatim with the stubs
 REPO = pipeline.REPO
 
 

@@ -26,7 +26,7 @@ The rule `grader release` enforces before it writes anything (it writes nothing 
    names the path to prove it is refused. A new mention anywhere else, or one more in an allowed
    file, fails the release until someone adds it here with a reason.
 4. Nothing private leaks by content: no released file is byte-identical to a private file (the
-   reference's `adapters.py`, `__init__.py` and `config.py` are public twins by design), no hidden test
+   reference's `adapters.py` and the given files `__init__.py`, `config.py`, `generate.py` are public twins by design), no hidden test
    function name and no hidden rubric item id appears in any released text file.
 
 Left out: git history (the release is a folder; push it as a fresh repository), rewriting of
@@ -54,7 +54,7 @@ ALLOWED = {  # path -> (mentions at most, why)
     "grader/tests/test_submission.py": (1, "a zip member under a private path: the shallowest package wins"),
     "Makefile": (2, "`make check` (maintainers) runs grader/private/tests when present"),
 }
-PUBLIC_TWINS = ("adapters.py", "__init__.py", "config.py")   # reference files identical to the stubs by design
+PUBLIC_TWINS = ("adapters.py", "__init__.py", "config.py", "generate.py")   # reference files identical to the stubs by design
 _PART = re.compile(r"(^|[/\\.])private([/\\.]|$)")
 _LINE = re.compile(r"grader[/.]private")
 _TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".json", ".cfg", ".ini", ".sh", ".yml", ".yaml", ""}

@@ -107,7 +107,7 @@ def _write_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for key in sorted(arrays):
             buf = io.BytesIO()
-            np.save(buf, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            np.save(buf, np.asarray(arrays[key], order="C"), allow_pickle=False)  # keeps 0-dim arrays 0-dim
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buf.getvalue())

@@ -25,6 +25,7 @@ import os
 import pathlib
 import re
 import stat
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -212,9 +213,15 @@ def _verdict(rel: tuple[str, ...]) -> str:
     return ""
 
 
+# CPython 3.11's parser is not safe across threads (verify and batch unpack in a thread pool): ast.parse
+# of deeply nested sources in two threads at once failed with "AST constructor recursion depth mismatch".
+_PARSE_LOCK = threading.Lock()
+
+
 def _syntax_note(rel: str, source: bytes) -> str | None:
     try:
-        ast.parse(source, filename=rel)  # parses only: nothing submitted is imported or run
+        with _PARSE_LOCK:
+            ast.parse(source, filename=rel)  # parses only: nothing submitted is imported or run
     except SyntaxError as e:
         return f"{rel} line {e.lineno}: SyntaxError: {e.msg}"
     except (ValueError, RecursionError, MemoryError) as e:

@@ -53,6 +53,14 @@ class Bundle:
     attacks: list[str] = field(default_factory=list)
 
 
+def _items_from(module: str) -> list[str]:
+    """Public items whose cases run in `module` or after it: the worker runs cases in sorted id order."""
+    from grader import rubric
+
+    return [i.number for i in rubric.load(A, include_hidden=False).items
+            if any(pattern.split("::", 1)[0] >= module for pattern in i.tests)]
+
+
 BPE = ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6"]
 TOKENIZER = ["2.1", "2.2", "2.3", "2.4", "2.5", "4.7", "4.8", "4.9"]
 
@@ -113,8 +121,10 @@ BUNDLES = {
     "pytest_patching": Bundle(
         "tokenizer.py, when first imported (the first tokenizer test), replaces Check.__call__ so nothing "
         "is recorded, makes every pytest report pass, and makes the plugin's reporter send 'passed': every "
-        "test from then on reports passed without observations. BPE tests ran before: full; tokenizer 0.",
-        hidden=False, expected=dict.fromkeys(TOKENIZER[:5], 0.0), attacks=["pytest monkeypatching"]),
+        "test from then on reports passed without observations. Modules run before (test_bpe, test_layers, "
+        "...) score in full; the tokenizer's and every later module's items score 0.",
+        hidden=False, expected=dict.fromkeys(_items_from("test_tokenizer.py"), 0.0),
+        attacks=["pytest monkeypatching"]),
 }
 
 

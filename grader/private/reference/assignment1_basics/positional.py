@@ -128,9 +128,9 @@ def apply_rope(
     if positions.dim() == 2:  # (B, T, d/2) -> (B, 1, ..., 1, T, d/2): broadcast over the head dimensions
         c = c.view(c.shape[0], *([1] * (x.dim() - 3)), *c.shape[1:])
         s = s.view(c.shape)
-    if style == "interleaved":
-        a, b = work[..., 0::2], work[..., 1::2]  # (..., T, d/2) each
-        out = torch.stack((a * c - b * s, a * s + b * c), dim=-1).flatten(-2)  # (..., T, d)
+    if style == "interleaved":  # pair i = (x[2i], x[2i+1]) is the complex number x[2i] + i·x[2i+1] (RoFormer eq. 34)
+        z = torch.view_as_complex(work.unflatten(-1, (d // 2, 2)).contiguous())  # (..., T, d/2)
+        out = torch.view_as_real(z * torch.complex(c, s)).flatten(-2)  # rotation by mθ_i = one multiply; (..., T, d)
     else:
         a, b = work[..., : d // 2], work[..., d // 2:]
         out = torch.cat((a * c - b * s, a * s + b * c), dim=-1)  # (..., T, d)
