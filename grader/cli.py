@@ -84,11 +84,15 @@ def cmd_samples(args) -> int:
     results, failed = [], False
     for a in args.assignments:
         subs = samples_mod.all_samples(a, out / "submissions" / a)
+        from grader import mutants as mutants_mod
+        by_name = {f"mutant:{m.name}": m for m in mutants_mod.load_all(pipeline.paths(a)["mutants"])}
 
         def one(name):
-            # Performance items for the reference and the starter only, graded first and alone.
+            # Performance items for the reference and the starter only, graded first and alone. A mutant is
+            # graded on the test modules of the file it changes, as verify does (Mutant.modules).
             res = pipeline.grade(subs[name], a, level=level, run_perf=name in ("reference", "starter"),
-                                 timeout_scale=args.timeout_scale)
+                                 timeout_scale=args.timeout_scale,
+                                 modules=by_name[name].modules() if name in by_name else None)
             res.submission = name
             report.write_results(res, out / a / name / "results.json")
             (out / a / name / "worker.log").write_text(res.log, encoding="utf-8")
@@ -103,7 +107,8 @@ def cmd_samples(args) -> int:
     report.write_atomic(out / "gradebook.csv", report.csv_rows(results))
     from rich.console import Console
     from rich.table import Table
-    t = Table(title="Gradebook (sample submissions; performance items graded for reference and starter only)")
+    t = Table(title="Gradebook (sample submissions; performance items for reference and starter only; "
+                    "mutants on the test modules of the file they change)")
     for col in ("assignment", "submission", "status", "score", "%"):
         t.add_column(col, no_wrap=True)
     for r in results:

@@ -15,10 +15,12 @@ reference changed) is reported rather than silently testing the reference. `make
 grades every mutant and requires it to lose points.
 """
 
+import fnmatch
 import pathlib
 import shutil
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -26,13 +28,28 @@ class Mutant:
     name: str
     description: str
     edits: list[dict]
+    tests: list[str] = field(default_factory=list)   # test-module globs that grade it (default: see modules)
+    perf: bool = False                                  # also grade the performance items
+
+    def modules(self) -> Callable[[str], bool] | None:
+        """Which test modules grade this mutant: its `tests` globs, else `test_<stem>*` of each edited file.
+
+        None (every module) when it edits adapters.py or __init__.py, which every test goes through. Points
+        lost on a subset of modules are lost in the full grade: items are sums over their cases.
+        """
+        files = [pathlib.PurePosixPath(e["file"]) for e in self.edits]
+        if any(f.name in ("adapters.py", "__init__.py") for f in files):
+            return None
+        globs = self.tests or [f"test_{f.stem}*" for f in files]
+        return lambda module: any(fnmatch.fnmatchcase(pathlib.PurePosixPath(module).name, g) for g in globs)
 
 
 def load_all(mutants_dir: pathlib.Path) -> list[Mutant]:
     out = []
     for path in sorted(pathlib.Path(mutants_dir).glob("*.toml")):
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        out.append(Mutant(path.stem, raw.get("description", ""), raw.get("edit", [])))
+        out.append(Mutant(path.stem, raw.get("description", ""), raw.get("edit", []), list(raw.get("tests", [])),
+                          bool(raw.get("perf", False))))
     return out
 
 

@@ -7,8 +7,8 @@
 5. the starter stubs score 0, and every case fails with the stub's NotImplementedError;
 6. every mutant loses points (correctness items; perf too for mutants marked `perf = true`). A mutant is
    graded on the test modules of the files it edits (`x.py` -> `test_x*.py`, public and hidden) or on those
-   its TOML names in `tests`: points lost on a subset are lost in the full grade, and grading 60 mutants
-   on the whole suite would not fit `make check`'s budget.
+   its TOML names in `tests` (Mutant.modules): points lost on a subset are lost in the full grade, and
+   grading 100 mutants on the whole suite would not fit `make check`'s budget.
 
 Returns a list of problems; an empty list means the assignment is sound.
 """
@@ -17,7 +17,6 @@ import concurrent.futures
 import fnmatch
 import pathlib
 import tempfile
-import tomllib
 
 from grader import mutants as mutants_mod, parity, pipeline, record, rubric as rubric_mod
 
@@ -26,14 +25,6 @@ REPO = pipeline.REPO
 
 def _say(msg: str) -> None:
     print(msg, flush=True)
-
-
-def _module_filter(raw: dict):
-    """Which test modules grade a mutant: `tests` globs from its TOML, else test_<stem>* of each edited file."""
-    globs = raw.get("tests") or [f"test_{pathlib.PurePosixPath(e['file']).stem}*" for e in raw.get("edit", [])]
-    if any(pathlib.PurePosixPath(e["file"]).name in ("adapters.py", "__init__.py") for e in raw.get("edit", [])):
-        return None
-    return lambda module: any(fnmatch.fnmatchcase(pathlib.PurePosixPath(module).name, g) for g in globs)
 
 
 def verify(assignment: str, *, jobs: int = 2, level: str | None = None, mutants: str | None = None) -> tuple[list[str], list]:
@@ -82,9 +73,7 @@ def verify(assignment: str, *, jobs: int = 2, level: str | None = None, mutants:
                 pkg = mutants_mod.apply(m, p["reference"], pathlib.Path(tmp) / m.name / assignment)
             except ValueError as exc:
                 return m, None, str(exc)
-            raw = tomllib.loads((p["mutants"] / f"{m.name}.toml").read_text(encoding="utf-8"))
-            res = pipeline.grade(pkg, assignment, level=level, run_perf=bool(raw.get("perf", False)),
-                                 modules=_module_filter(raw))
+            res = pipeline.grade(pkg, assignment, level=level, run_perf=m.perf, modules=m.modules())
             return m, res, None
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:

@@ -82,8 +82,12 @@ def test_batch_same_submission_five_times_identical(tmp_path, level):
     name = mutants.load_all(pipeline.paths(A)["mutants"])[0].name
     subs = _folder(tmp_path, (name,))
     out = tmp_path / "out"
-    summary = batch.run_batch(subs, A, out, jobs=2, repeat=5, level=level, say=_quiet, **FAST)
-    assert summary["graded"] == 5 and not summary["errors"]
+    # The rubric's own case limits here: with FAST's 0.1 a loaded machine turns slow cases into timeouts,
+    # and five grades would differ for a reason that is not the grader's.
+    summary = batch.run_batch(subs, A, out, jobs=2, repeat=5, level=level, say=_quiet,
+                              **{**FAST, "timeout_scale": 1.0})
+    errors = [r.read_text()[:2000] for r in out.glob("results/*/results.grader_error.json")]
+    assert summary["graded"] == 5 and not summary["errors"], errors
     runs = [json.loads(p.read_text()) for p in sorted(out.glob("state/*/run-*.json"))]
     assert len(runs) == 5
     rub = batch.rubric_mod.load(A, include_hidden=False)
